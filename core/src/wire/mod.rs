@@ -1,0 +1,1 @@
+//! The Jupyter wire format. STUB.
