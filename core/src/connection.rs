@@ -141,6 +141,8 @@ mod tests {
         assert_eq!(info.endpoint(Channel::Heartbeat), "tcp://127.0.0.1:5");
         assert_eq!(info.port(Channel::Stdin), 3);
         let bad = text.replace("hmac-sha256", "hmac-md5");
-        assert!(ConnectionInfo::from_json(&bad).unwrap_err().contains("hmac-md5"));
+        assert!(ConnectionInfo::from_json(&bad)
+            .unwrap_err()
+            .contains("hmac-md5"));
     }
 }

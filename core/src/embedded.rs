@@ -36,7 +36,9 @@ impl EmbeddedKernel {
     /// A new embedded kernel.
     pub fn new(config: EngineConfig) -> Result<Self, String> {
         let _ = config;
-        Ok(EmbeddedKernel { interrupt: Arc::new(AtomicBool::new(false)) })
+        Ok(EmbeddedKernel {
+            interrupt: Arc::new(AtomicBool::new(false)),
+        })
     }
 
     /// The flag that interrupts the running code when set (for a SIGINT handler).

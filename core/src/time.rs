@@ -68,7 +68,10 @@ mod tests {
 
     #[test]
     fn iso8601_known_dates() {
-        assert_eq!(Timestamp::from_unix_micros(0).to_iso8601(), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            Timestamp::from_unix_micros(0).to_iso8601(),
+            "1970-01-01T00:00:00.000000Z"
+        );
         // 2026-11-27T02:22:03.123456Z
         assert_eq!(
             Timestamp::from_unix_micros(1_795_746_123_123_456).to_iso8601(),

@@ -35,7 +35,9 @@ pub struct Server {
 impl Server {
     /// Binds the five channels. Ports of 0 are replaced by the ports the OS chose.
     pub fn bind(config: ServerConfig) -> io::Result<Server> {
-        Ok(Server { info: config.connection })
+        Ok(Server {
+            info: config.connection,
+        })
     }
 
     /// The connection info with the real ports, to write to a connection file.

@@ -12,7 +12,10 @@ pub struct Engine {
 impl Engine {
     /// Creates the Lua state. Call it on the thread that will run the engine.
     pub fn new(config: EngineConfig, io: EngineIo) -> Result<Engine, String> {
-        Ok(Engine { _config: config, _io: io })
+        Ok(Engine {
+            _config: config,
+            _io: io,
+        })
     }
 
     /// Runs one request to completion, passing its events to `sink` in order. The last

@@ -257,7 +257,10 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { kernel_mode: true, script_args: Vec::new() }
+        EngineConfig {
+            kernel_mode: true,
+            script_args: Vec::new(),
+        }
     }
 }
 

@@ -14,7 +14,9 @@ pub struct RouterTable<C> {
 impl<C: Copy + Eq + Hash> RouterTable<C> {
     /// An empty table.
     pub fn new() -> Self {
-        RouterTable { _p: std::marker::PhantomData }
+        RouterTable {
+            _p: std::marker::PhantomData,
+        }
     }
     /// Registers a connection and returns its routing id.
     pub fn attach(&mut self, _conn: C, _identity: Option<Bytes>) -> Bytes {
@@ -48,7 +50,9 @@ pub struct Subscriptions<C> {
 impl<C: Copy + Eq + Hash> Subscriptions<C> {
     /// An empty table.
     pub fn new() -> Self {
-        Subscriptions { _p: std::marker::PhantomData }
+        Subscriptions {
+            _p: std::marker::PhantomData,
+        }
     }
     /// Adds a prefix for a connection.
     pub fn subscribe(&mut self, _conn: C, _prefix: Bytes) {

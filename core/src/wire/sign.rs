@@ -1,0 +1,123 @@
+//! HMAC-SHA256 signatures, verified in constant time, and the replay window.
+
+use bytes::Bytes;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::collections::{HashSet, VecDeque};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Signs and verifies with one key. An empty key signs nothing and accepts anything.
+#[derive(Clone)]
+pub struct Signer {
+    /// The keyed MAC, cloned for each message; `None` when the key is empty.
+    mac: Option<HmacSha256>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("enabled", &self.mac.is_some())
+            .finish()
+    }
+}
+
+impl Signer {
+    /// A signer for `key`.
+    pub fn new(key: &[u8]) -> Self {
+        let mac = if key.is_empty() {
+            None
+        } else {
+            // HMAC accepts keys of any length.
+            Some(HmacSha256::new_from_slice(key).expect("HMAC takes keys of any size"))
+        };
+        Signer { mac }
+    }
+
+    /// Whether messages are signed.
+    pub fn is_enabled(&self) -> bool {
+        self.mac.is_some()
+    }
+
+    /// The lowercase hex signature of `parts`, or an empty frame when signing is off.
+    pub fn sign(&self, parts: &[&[u8]]) -> Bytes {
+        let Some(mac) = &self.mac else {
+            return Bytes::new();
+        };
+        let mut mac = mac.clone();
+        for p in parts {
+            mac.update(p);
+        }
+        let digest = mac.finalize().into_bytes();
+        let mut hex = vec![0u8; 64];
+        // A 32-byte digest always fits 64 hex digits.
+        hex::encode_to_slice(digest, &mut hex).expect("64 bytes for 32");
+        Bytes::from(hex)
+    }
+
+    /// Verifies a hex signature over `parts` in constant time. Returns the raw 32-byte
+    /// digest (for the replay window) when it matches.
+    pub fn verify(&self, signature: &[u8], parts: &[&[u8]]) -> Option<[u8; 32]> {
+        let mac = self.mac.as_ref()?;
+        let mut claimed = [0u8; 32];
+        if signature.len() != 64 || hex::decode_to_slice(signature, &mut claimed).is_err() {
+            return None;
+        }
+        let mut mac = mac.clone();
+        for p in parts {
+            mac.update(p);
+        }
+        // verify_slice compares in constant time.
+        mac.verify_slice(&claimed).ok().map(|_| claimed)
+    }
+}
+
+/// The signatures seen recently, to reject replayed messages as jupyter_client's Session
+/// does. Bounded: when full, the oldest signature is forgotten first.
+#[derive(Clone, Debug)]
+pub struct ReplayWindow {
+    /// Signatures in arrival order, oldest first.
+    order: VecDeque<[u8; 32]>,
+    /// The same signatures, for lookup.
+    seen: HashSet<[u8; 32]>,
+    /// Most signatures remembered; 0 disables the check.
+    capacity: usize,
+}
+
+impl ReplayWindow {
+    /// A window of `capacity` signatures.
+    pub fn new(capacity: usize) -> Self {
+        ReplayWindow {
+            order: VecDeque::with_capacity(capacity.min(1024)),
+            seen: HashSet::with_capacity(capacity.min(1024)),
+            capacity,
+        }
+    }
+
+    /// Records a signature; false if it was already there.
+    pub fn insert(&mut self, digest: [u8; 32]) -> bool {
+        if self.capacity == 0 {
+            return true;
+        }
+        if !self.seen.insert(digest) {
+            return false;
+        }
+        if self.order.len() == self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        self.order.push_back(digest);
+        true
+    }
+
+    /// How many signatures are remembered.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether none are.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
