@@ -1,0 +1,149 @@
+//! Building outgoing messages: ids, headers, topics, signatures.
+
+use super::{Action, Ctx};
+use crate::connection::Channel;
+use crate::time::Timestamp;
+use crate::wire::{write_header, Codec};
+use bytes::Bytes;
+use std::collections::{HashMap, VecDeque};
+
+/// The protocol version we speak and put in every header.
+pub const PROTOCOL_VERSION: &str = "5.5";
+
+/// Makes and signs the messages the kernel sends, and queues them as actions.
+pub struct Outbox {
+    /// Signs outgoing messages.
+    pub codec: Codec,
+    /// Our session id; message ids are `{session}_{seq}`.
+    session: String,
+    /// Our user name in headers.
+    username: String,
+    /// The number of the next message.
+    seq: u64,
+    /// iopub topics by message type, `kernel.{session}.{msg_type}`, made once each.
+    topics: HashMap<&'static str, Bytes>,
+    /// The actions the kernel has produced and the driver has not yet taken.
+    pub actions: VecDeque<Action>,
+}
+
+impl Outbox {
+    /// An outbox signing with `codec`.
+    pub fn new(codec: Codec, session: String, username: String) -> Self {
+        Outbox {
+            codec,
+            session,
+            username,
+            seq: 0,
+            topics: HashMap::new(),
+            actions: VecDeque::new(),
+        }
+    }
+
+    fn header(&mut self, now: Timestamp, msg_type: &str) -> Bytes {
+        self.seq += 1;
+        let mut id = String::with_capacity(self.session.len() + 12);
+        id.push_str(&self.session);
+        id.push('_');
+        id.push_str(itoa_u64(self.seq).as_str());
+        let mut out = Vec::with_capacity(200);
+        write_header(
+            &mut out,
+            &id,
+            msg_type,
+            &self.session,
+            &self.username,
+            now,
+            PROTOCOL_VERSION,
+        );
+        Bytes::from(out)
+    }
+
+    fn topic(&mut self, msg_type: &'static str) -> Bytes {
+        let session = &self.session;
+        self.topics
+            .entry(msg_type)
+            .or_insert_with(|| Bytes::from(format!("kernel.{session}.{msg_type}")))
+            .clone()
+    }
+
+    /// Sends a reply or request to the peer of `ctx` on `channel`, with `ctx`'s request as parent.
+    pub fn send_to(
+        &mut self,
+        now: Timestamp,
+        channel: Channel,
+        ctx: &Ctx,
+        msg_type: &'static str,
+        content: Vec<u8>,
+    ) {
+        let header = self.header(now, msg_type);
+        let frames = self.codec.encode(
+            &ctx.identities,
+            header,
+            ctx.header.clone(),
+            Bytes::from_static(b"{}"),
+            Bytes::from(content),
+            &[],
+        );
+        self.actions.push_back(Action::Send { channel, frames });
+    }
+
+    /// Publishes on iopub with `parent` as parent header (`{}` for none).
+    pub fn publish(
+        &mut self,
+        now: Timestamp,
+        parent: &Bytes,
+        msg_type: &'static str,
+        content: Bytes,
+    ) {
+        let header = self.header(now, msg_type);
+        let topic = self.topic(msg_type);
+        let frames = self.codec.encode(
+            &[topic],
+            header,
+            parent.clone(),
+            Bytes::from_static(b"{}"),
+            content,
+            &[],
+        );
+        self.actions.push_back(Action::Send {
+            channel: Channel::Iopub,
+            frames,
+        });
+    }
+
+    /// Publishes `status` busy or idle.
+    pub fn status(&mut self, now: Timestamp, parent: &Bytes, busy: bool) {
+        let content: &'static [u8] = if busy {
+            br#"{"execution_state":"busy"}"#
+        } else {
+            br#"{"execution_state":"idle"}"#
+        };
+        self.publish(now, parent, "status", Bytes::from_static(content));
+    }
+}
+
+/// Decimal digits of `n` without going through `fmt`.
+fn itoa_u64(mut n: u64) -> String {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    String::from_utf8(buf[i..].to_vec()).expect("ascii digits")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn itoa() {
+        assert_eq!(super::itoa_u64(0), "0");
+        assert_eq!(super::itoa_u64(1234567890123), "1234567890123");
+        assert_eq!(super::itoa_u64(u64::MAX), u64::MAX.to_string());
+    }
+}
