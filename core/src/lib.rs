@@ -41,6 +41,7 @@
 pub mod connection;
 pub mod embedded;
 pub mod engine;
+pub mod hub;
 pub mod kernel;
 pub mod time;
 pub mod wire;

@@ -1,52 +1,24 @@
 //! # llmspell-runtime-tokio
 //!
-//! The portable llmspell server: tokio sockets and timers around `llmspell-core`.
-//! STUB: the API the CLI programs against; to be implemented.
+//! The portable llmspell server: tokio sockets and signals around `llmspell-core`'s
+//! [`Hub`](llmspell_core::hub::Hub). One thread runs every socket on a current-thread
+//! runtime; the Lua engine runs on a thread of its own, so control and heartbeat are
+//! answered while a cell runs.
+//!
+//! ```text
+//!   listeners ──accept──▶ conn tasks ──bytes──▶ Hub (ZMTP, routing, Kernel)
+//!                                               │  ▲
+//!                              EngineJob (crossbeam) │ WorkerEvent (tokio mpsc)
+//!                                               ▼  │
+//!                                         engine thread (Lua)
+//! ```
+//!
+//! Writes happen where the bytes are produced: after every hub call the runtime writes
+//! each dirty connection's bytes with a non-blocking write, and only a connection whose
+//! socket buffer is full waits for its own task to finish the write.
 
-use llmspell_core::connection::ConnectionInfo;
-use std::io;
+mod engine_thread;
+mod io;
+mod server;
 
-/// Settings of a kernel server.
-#[derive(Clone, Debug)]
-pub struct ServerConfig {
-    /// Where to listen and the signing key; ports of 0 are chosen by the OS at bind time.
-    pub connection: ConnectionInfo,
-    /// Largest accepted message in bytes (default 100 MiB).
-    pub max_message_size: u64,
-}
-
-/// How a server's run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RunOutcome {
-    /// A client sent shutdown_request.
-    Shutdown {
-        /// Whether the client asked for a restart.
-        restart: bool,
-    },
-    /// SIGTERM (or SIGHUP) asked the process to stop.
-    Terminated,
-}
-
-/// A bound kernel server, not yet running.
-pub struct Server {
-    info: ConnectionInfo,
-}
-
-impl Server {
-    /// Binds the five channels. Ports of 0 are replaced by the ports the OS chose.
-    pub fn bind(config: ServerConfig) -> io::Result<Server> {
-        Ok(Server {
-            info: config.connection,
-        })
-    }
-
-    /// The connection info with the real ports, to write to a connection file.
-    pub fn connection_info(&self) -> &ConnectionInfo {
-        &self.info
-    }
-
-    /// Serves until a shutdown request or SIGTERM. SIGINT interrupts the running cell.
-    pub fn run(self) -> io::Result<RunOutcome> {
-        todo!()
-    }
-}
+pub use server::{RunOutcome, Server, ServerConfig};

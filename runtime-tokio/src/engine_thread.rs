@@ -1,0 +1,72 @@
+//! The engine's own thread: it runs the engine worker loop and reports back to the runtime.
+
+use llmspell_core::engine::{Engine, EngineConfig, EngineIo, InputReply};
+use llmspell_core::kernel::{worker, AbortGate, EngineJob, WorkerEvent};
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// The runtime's handles on the engine thread.
+pub struct EngineHandle {
+    /// Jobs, in order.
+    pub jobs: crossbeam_channel::Sender<EngineJob>,
+    /// Answers to `io.read`.
+    pub input: crossbeam_channel::Sender<InputReply>,
+    /// Set to interrupt the running cell.
+    pub interrupt: Arc<AtomicBool>,
+}
+
+impl EngineHandle {
+    /// Interrupts the running cell.
+    pub fn interrupt(&self) {
+        self.interrupt.store(true, Ordering::Release);
+    }
+}
+
+/// Starts the engine thread. Its events go to `events`; it ends when `jobs` is dropped.
+/// Fails if the Lua state cannot be made.
+pub fn spawn(gate: AbortGate, events: UnboundedSender<WorkerEvent>) -> io::Result<EngineHandle> {
+    let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded::<EngineJob>();
+    let (input_tx, input_rx) = crossbeam_channel::unbounded::<InputReply>();
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let io = EngineIo {
+        interrupt: interrupt.clone(),
+        input: input_rx,
+    };
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    std::thread::Builder::new()
+        .name("llmspell-engine".into())
+        .spawn(move || {
+            let mut engine = match Engine::new(EngineConfig::default(), io) {
+                Ok(e) => {
+                    let _ = ready_tx.send(Ok(()));
+                    e
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            worker::run(
+                &mut engine,
+                &gate,
+                || jobs_rx.recv().ok(),
+                |ev| {
+                    // The runtime may be gone at shutdown; nothing is left to tell.
+                    let _ = events.send(ev);
+                },
+            );
+        })?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(EngineHandle {
+            jobs: jobs_tx,
+            input: input_tx,
+            interrupt,
+        }),
+        Ok(Err(e)) => Err(io::Error::other(format!(
+            "the Lua engine failed to start: {e}"
+        ))),
+        Err(_) => Err(io::Error::other("the Lua engine thread died at start")),
+    }
+}

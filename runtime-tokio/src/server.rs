@@ -1,0 +1,403 @@
+//! Binding the five channels and serving them until shutdown.
+
+use crate::engine_thread::{self, EngineHandle};
+use crate::io::{Listener, Stream};
+use bytes::{Buf, Bytes, BytesMut};
+use llmspell_core::connection::{Channel, ConnectionInfo, Transport};
+use llmspell_core::hub::{ConnId, Effect, Hub};
+use llmspell_core::kernel::{KernelConfig, WorkerEvent};
+use llmspell_core::time::Timestamp;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, Notify};
+use tokio::task::LocalSet;
+use tracing::{debug, info, warn};
+
+/// Settings of a kernel server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where to listen and the signing key; ports of 0 are chosen at bind time.
+    pub connection: ConnectionInfo,
+    /// Largest accepted message in bytes (default 100 MiB).
+    pub max_message_size: u64,
+}
+
+/// How a server's run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// A client sent shutdown_request.
+    Shutdown {
+        /// Whether the client asked for a restart.
+        restart: bool,
+    },
+    /// SIGTERM (or SIGHUP) asked the process to stop.
+    Terminated,
+}
+
+/// A bound kernel server, not yet running.
+pub struct Server {
+    runtime: tokio::runtime::Runtime,
+    listeners: Vec<(Channel, Listener)>,
+    info: ConnectionInfo,
+    config: ServerConfig,
+}
+
+fn now() -> Timestamp {
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    Timestamp::from_unix_micros(micros)
+}
+
+/// A session id for our headers: unique enough per process and start time.
+fn session_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{:08x}-{:08x}", std::process::id(), nanos)
+}
+
+impl Server {
+    /// Binds the five channels. Ports of 0 are replaced by the ports the OS chose (tcp) or
+    /// by the first free socket paths `{ip}-1`, `{ip}-2`, ... (ipc).
+    pub fn bind(config: ServerConfig) -> io::Result<Server> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let mut info = config.connection.clone();
+        let mut listeners = Vec::with_capacity(5);
+        {
+            let _guard = runtime.enter();
+            let mut next_ipc = 1u16;
+            for channel in Channel::ALL {
+                let listener = match info.transport {
+                    Transport::Tcp => {
+                        let addr = format!("{}:{}", info.ip, info.port(channel));
+                        let std_listener = std::net::TcpListener::bind(&addr).map_err(|e| {
+                            io::Error::new(e.kind(), format!("cannot bind {addr}: {e}"))
+                        })?;
+                        std_listener.set_nonblocking(true)?;
+                        info.set_port(channel, std_listener.local_addr()?.port());
+                        Listener::Tcp(tokio::net::TcpListener::from_std(std_listener)?)
+                    }
+                    Transport::Ipc => {
+                        if info.port(channel) == 0 {
+                            while std::path::Path::new(&format!("{}-{}", info.ip, next_ipc))
+                                .exists()
+                            {
+                                next_ipc += 1;
+                            }
+                            info.set_port(channel, next_ipc);
+                            next_ipc += 1;
+                        }
+                        let path =
+                            std::path::PathBuf::from(format!("{}-{}", info.ip, info.port(channel)));
+                        // A socket file left by a dead kernel would make bind fail.
+                        let _ = std::fs::remove_file(&path);
+                        let l = tokio::net::UnixListener::bind(&path).map_err(|e| {
+                            io::Error::new(e.kind(), format!("cannot bind {}: {e}", path.display()))
+                        })?;
+                        Listener::Unix(l, path)
+                    }
+                };
+                listeners.push((channel, listener));
+            }
+        }
+        Ok(Server {
+            runtime,
+            listeners,
+            info,
+            config,
+        })
+    }
+
+    /// The connection info with the real ports, to write to a connection file.
+    pub fn connection_info(&self) -> &ConnectionInfo {
+        &self.info
+    }
+
+    /// Serves until a shutdown request or SIGTERM/SIGHUP. SIGINT interrupts the running cell.
+    pub fn run(self) -> io::Result<RunOutcome> {
+        let Server {
+            runtime,
+            listeners,
+            info,
+            config,
+        } = self;
+        let local = LocalSet::new();
+        runtime.block_on(local.run_until(serve(listeners, info, config)))
+    }
+}
+
+/// A connection's stream and the bytes it could not write yet.
+struct ConnIo {
+    stream: Rc<Stream>,
+    pending: VecDeque<Bytes>,
+    /// Wakes the connection's task when `pending` needs a writable socket.
+    wake: Rc<Notify>,
+}
+
+/// Everything the tasks share, on one thread.
+struct State {
+    hub: Hub,
+    conns: HashMap<ConnId, ConnIo>,
+    engine: EngineHandle,
+    outcome: Option<RunOutcome>,
+    stop: Rc<Notify>,
+}
+
+type Shared = Rc<RefCell<State>>;
+
+impl State {
+    /// Carries out the hub's effects and writes every dirty connection's bytes.
+    fn process(&mut self) {
+        while let Some(effect) = self.hub.poll_effect() {
+            match effect {
+                Effect::Engine(job) => {
+                    if self.engine.jobs.send(job).is_err() {
+                        warn!("the engine thread is gone");
+                    }
+                }
+                Effect::Input(reply) => {
+                    let _ = self.engine.input.send(reply);
+                }
+                Effect::Interrupt => self.engine.interrupt(),
+                Effect::Shutdown { restart } => {
+                    self.outcome = Some(RunOutcome::Shutdown { restart });
+                    self.stop.notify_one();
+                }
+            }
+        }
+        while let Some(id) = self.hub.poll_dirty() {
+            let Some(conn) = self.conns.get_mut(&id) else {
+                while self.hub.poll_transmit(id).is_some() {}
+                continue;
+            };
+            while let Some(b) = self.hub.poll_transmit(id) {
+                conn.pending.push_back(b);
+            }
+            match write_pending(conn) {
+                Ok(true) => {}
+                Ok(false) => conn.wake.notify_one(),
+                Err(e) => {
+                    debug!(conn = id.0, error = %e, "write failed");
+                    conn.wake.notify_one();
+                }
+            }
+        }
+    }
+}
+
+/// Writes what the socket takes now. Ok(true) when nothing is left.
+fn write_pending(conn: &mut ConnIo) -> io::Result<bool> {
+    while !conn.pending.is_empty() {
+        let slices: Vec<io::IoSlice<'_>> = conn
+            .pending
+            .iter()
+            .take(64)
+            .map(|b| io::IoSlice::new(b))
+            .collect();
+        let mut n = match conn.stream.try_write_vectored(&slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        while n > 0 {
+            // n is at most the total length of the slices, all taken from the front.
+            let front = conn
+                .pending
+                .front_mut()
+                .expect("written bytes came from pending");
+            if n >= front.len() {
+                n -= front.len();
+                conn.pending.pop_front();
+            } else {
+                front.advance(n);
+                n = 0;
+            }
+        }
+    }
+    Ok(true)
+}
+
+async fn serve(
+    listeners: Vec<(Channel, Listener)>,
+    info: ConnectionInfo,
+    config: ServerConfig,
+) -> io::Result<RunOutcome> {
+    let kernel_config = KernelConfig {
+        key: info.key.as_bytes().to_vec(),
+        session: session_id(),
+        ..KernelConfig::default()
+    };
+    let hub = Hub::new(kernel_config, config.max_message_size);
+    let (events_tx, events_rx) = mpsc::unbounded_channel::<WorkerEvent>();
+    let engine = engine_thread::spawn(hub.kernel().abort_gate(), events_tx)?;
+    let stop = Rc::new(Notify::new());
+    let state: Shared = Rc::new(RefCell::new(State {
+        hub,
+        conns: HashMap::new(),
+        engine,
+        outcome: None,
+        stop: stop.clone(),
+    }));
+    info!(shell = info.shell_port, iopub = info.iopub_port, transport = ?info.transport, "kernel serving");
+
+    for (channel, listener) in listeners {
+        tokio::task::spawn_local(accept_loop(state.clone(), channel, listener));
+    }
+    tokio::task::spawn_local(engine_events(state.clone(), events_rx));
+    tokio::task::spawn_local(signals(state.clone()));
+
+    stop.notified().await;
+    let outcome = state.borrow().outcome.unwrap_or(RunOutcome::Terminated);
+    flush_before_exit(&state).await;
+    let st = state.borrow();
+    // A cell still running must not keep the process alive: interrupt it. The engine
+    // thread ends when its job channel closes with the state.
+    st.engine.interrupt();
+    info!(?outcome, "kernel stopping");
+    Ok(outcome)
+}
+
+/// Gives the last replies (shutdown_reply above all) a moment to leave.
+async fn flush_before_exit(state: &Shared) {
+    for _ in 0..50 {
+        let mut st = state.borrow_mut();
+        st.process();
+        let mut left = false;
+        for conn in st.conns.values_mut() {
+            if matches!(write_pending(conn), Ok(false)) {
+                left = true;
+            }
+        }
+        drop(st);
+        if !left {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn accept_loop(state: Shared, channel: Channel, listener: Listener) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok(s) => Rc::new(s),
+            Err(e) => {
+                warn!(channel = channel.name(), error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let wake = Rc::new(Notify::new());
+        let id = {
+            let mut st = state.borrow_mut();
+            let id = st.hub.handle_accept(channel);
+            st.conns.insert(
+                id,
+                ConnIo {
+                    stream: stream.clone(),
+                    pending: VecDeque::new(),
+                    wake: wake.clone(),
+                },
+            );
+            st.process();
+            id
+        };
+        debug!(channel = channel.name(), conn = id.0, "accepted");
+        tokio::task::spawn_local(conn_task(state.clone(), id, stream, wake));
+    }
+}
+
+const READ_CHUNK: usize = 64 * 1024;
+
+async fn conn_task(state: Shared, id: ConnId, stream: Rc<Stream>, wake: Rc<Notify>) {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    'outer: loop {
+        let want_write = state
+            .borrow()
+            .conns
+            .get(&id)
+            .is_some_and(|c| !c.pending.is_empty());
+        tokio::select! {
+            r = stream.readable() => {
+                if r.is_err() {
+                    break;
+                }
+                loop {
+                    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                        buf.reserve(READ_CHUNK);
+                    }
+                    match stream.try_read_buf(&mut buf) {
+                        Ok(0) => break 'outer,
+                        Ok(_) => {
+                            let mut st = state.borrow_mut();
+                            let failed = st.hub.handle_input(now(), id, &mut buf).is_err();
+                            st.process();
+                            if failed {
+                                break 'outer;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(_) => break 'outer,
+                    }
+                }
+            }
+            r = stream.writable(), if want_write => {
+                if r.is_err() {
+                    break;
+                }
+                let mut st = state.borrow_mut();
+                let Some(conn) = st.conns.get_mut(&id) else { break };
+                if write_pending(conn).is_err() {
+                    break;
+                }
+            }
+            _ = wake.notified() => {}
+        }
+    }
+    let mut st = state.borrow_mut();
+    st.hub.handle_close(id);
+    st.conns.remove(&id);
+}
+
+async fn engine_events(state: Shared, mut rx: mpsc::UnboundedReceiver<WorkerEvent>) {
+    while let Some(ev) = rx.recv().await {
+        let mut st = state.borrow_mut();
+        st.hub.handle_worker_event(now(), ev);
+        // Take what else arrived meanwhile before writing, to write it in fewer calls.
+        while let Ok(ev) = rx.try_recv() {
+            st.hub.handle_worker_event(now(), ev);
+        }
+        st.process();
+    }
+}
+
+async fn signals(state: Shared) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        warn!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = hup.recv() => break,
+            _ = int.recv() => {
+                let mut st = state.borrow_mut();
+                st.hub.handle_interrupt_signal();
+                st.process();
+            }
+        }
+    }
+    let st = state.borrow();
+    st.stop.notify_one();
+}
