@@ -253,14 +253,9 @@ impl Driver<'_> {
                 };
                 (self.out)(Output::Error(e));
             }
-            (Channel::Shell, "execute_reply") => {
-                if self.status.is_none() {
-                    self.status = Some(if content["status"] == "ok" {
-                        Status::Ok
-                    } else {
-                        Status::Error
-                    });
-                }
+            (Channel::Shell, "execute_reply") if self.status.is_none() => {
+                let ok = content["status"] == "ok";
+                self.status = Some(if ok { Status::Ok } else { Status::Error });
             }
             (Channel::Stdin, "input_request") => {
                 let prompt = text(&content["prompt"]);

@@ -267,15 +267,17 @@ async fn serve(
 /// Gives the last replies (shutdown_reply above all) a moment to leave.
 async fn flush_before_exit(state: &Shared) {
     for _ in 0..50 {
-        let mut st = state.borrow_mut();
-        st.process();
-        let mut left = false;
-        for conn in st.conns.values_mut() {
-            if matches!(write_pending(conn), Ok(false)) {
-                left = true;
+        let left = {
+            let mut st = state.borrow_mut();
+            st.process();
+            let mut left = false;
+            for conn in st.conns.values_mut() {
+                if matches!(write_pending(conn), Ok(false)) {
+                    left = true;
+                }
             }
-        }
-        drop(st);
+            left
+        };
         if !left {
             return;
         }
