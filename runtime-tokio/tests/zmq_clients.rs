@@ -1,0 +1,258 @@
+//! The tokio server against libzmq clients (the `zmq` crate): DEALER shell and control,
+//! SUB iopub, REQ heartbeat, over tcp and ipc, several clients at once.
+
+use bytes::Bytes;
+use llmspell_core::connection::{Channel, ConnectionInfo, Transport};
+use llmspell_core::time::Timestamp;
+use llmspell_core::wire::{write_header, Codec};
+use llmspell_runtime_tokio::{RunOutcome, Server, ServerConfig};
+use serde_json::{json, Value};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const KEY: &str = "interop-key";
+
+fn start(
+    transport: Transport,
+    ip: &str,
+) -> (ConnectionInfo, JoinHandle<std::io::Result<RunOutcome>>) {
+    let connection = ConnectionInfo {
+        shell_port: 0,
+        iopub_port: 0,
+        stdin_port: 0,
+        control_port: 0,
+        hb_port: 0,
+        ip: ip.to_string(),
+        key: KEY.to_string(),
+        transport,
+        signature_scheme: "hmac-sha256".into(),
+        kernel_name: "llmspell".into(),
+    };
+    let server = Server::bind(ServerConfig {
+        connection,
+        max_message_size: 1 << 20,
+    })
+    .expect("bind");
+    let info = server.connection_info().clone();
+    (info, std::thread::spawn(move || server.run()))
+}
+
+struct Client {
+    ctx: zmq::Context,
+    shell: zmq::Socket,
+    control: zmq::Socket,
+    iopub: zmq::Socket,
+    codec: Codec,
+    seq: u32,
+    name: String,
+}
+
+impl Client {
+    fn connect(info: &ConnectionInfo, name: &str) -> Client {
+        let ctx = zmq::Context::new();
+        let shell = ctx.socket(zmq::DEALER).unwrap();
+        shell.set_identity(name.as_bytes()).unwrap();
+        shell.set_linger(0).unwrap();
+        shell.connect(&info.endpoint(Channel::Shell)).unwrap();
+        let control = ctx.socket(zmq::DEALER).unwrap();
+        control.set_linger(0).unwrap();
+        control.connect(&info.endpoint(Channel::Control)).unwrap();
+        let iopub = ctx.socket(zmq::SUB).unwrap();
+        iopub.set_linger(0).unwrap();
+        iopub.set_subscribe(b"").unwrap();
+        iopub.connect(&info.endpoint(Channel::Iopub)).unwrap();
+        let mut c = Client {
+            ctx,
+            shell,
+            control,
+            iopub,
+            codec: Codec::new(KEY.as_bytes(), 100_000),
+            seq: 0,
+            name: name.into(),
+        };
+        // The welcome says our subscription has arrived.
+        let (t, _, _) = c.recv(Channel::Iopub);
+        assert_eq!(t, "iopub_welcome");
+        c
+    }
+
+    fn send(&mut self, channel: Channel, msg_type: &str, content: Value) -> String {
+        self.seq += 1;
+        let id = format!("{}-{}", self.name, self.seq);
+        let mut header = Vec::new();
+        write_header(
+            &mut header,
+            &id,
+            msg_type,
+            &self.name,
+            "test",
+            Timestamp::default(),
+            "5.3",
+        );
+        let frames = self.codec.encode(
+            &[],
+            Bytes::from(header),
+            Bytes::from_static(b"{}"),
+            Bytes::from_static(b"{}"),
+            Bytes::from(content.to_string()),
+            &[],
+        );
+        let parts: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
+        let socket = if channel == Channel::Control {
+            &self.control
+        } else {
+            &self.shell
+        };
+        socket.send_multipart(parts, 0).unwrap();
+        id
+    }
+
+    /// The next message on a channel: (msg_type, parent msg_id, content). Fails after 10 s.
+    fn recv(&mut self, channel: Channel) -> (String, String, Value) {
+        let socket = match channel {
+            Channel::Iopub => &self.iopub,
+            Channel::Control => &self.control,
+            _ => &self.shell,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if socket.poll(zmq::POLLIN, 100).unwrap() > 0 {
+                let parts = socket.recv_multipart(0).unwrap();
+                let frames: Vec<Bytes> = parts.into_iter().map(Bytes::from).collect();
+                let msg = self.codec.decode(frames).expect("kernel messages verify");
+                let parent: Value = serde_json::from_slice(&msg.parent_header).unwrap();
+                let content: Value = serde_json::from_slice(&msg.content).unwrap();
+                let pid = parent["msg_id"].as_str().unwrap_or("").to_string();
+                return (msg.header.msg_type, pid, content);
+            }
+        }
+        panic!("no message on {} within 10 s", channel.name());
+    }
+}
+
+fn shutdown(mut c: Client, server: JoinHandle<std::io::Result<RunOutcome>>) {
+    c.send(
+        Channel::Control,
+        "shutdown_request",
+        json!({"restart": false}),
+    );
+    let (t, _, content) = c.recv(Channel::Control);
+    assert_eq!(t, "shutdown_reply");
+    assert_eq!(content["restart"], false);
+    assert_eq!(
+        server.join().unwrap().unwrap(),
+        RunOutcome::Shutdown { restart: false }
+    );
+    drop(c.ctx);
+}
+
+#[test]
+fn tcp_kernel_info_execute_heartbeat_and_shutdown() {
+    let (info, server) = start(Transport::Tcp, "127.0.0.1");
+    let mut c = Client::connect(&info, "alice");
+
+    let id = c.send(Channel::Shell, "kernel_info_request", json!({}));
+    let (t, parent, content) = c.recv(Channel::Shell);
+    assert_eq!(
+        (t.as_str(), parent.as_str()),
+        ("kernel_info_reply", id.as_str())
+    );
+    assert_eq!(content["implementation"], "llmspell");
+
+    let id = c.send(Channel::Shell, "execute_request", json!({"code": "1+1"}));
+    let (t, parent, content) = c.recv(Channel::Shell);
+    assert_eq!(
+        (t.as_str(), parent.as_str()),
+        ("execute_reply", id.as_str())
+    );
+    assert_eq!(content["status"], "ok");
+    let mut seen = vec![];
+    loop {
+        let (t, parent, content) = c.recv(Channel::Iopub);
+        if parent != id {
+            continue;
+        }
+        if t == "execute_result" {
+            assert_eq!(content["data"]["text/plain"], "2");
+        }
+        let idle = t == "status" && content["execution_state"] == "idle";
+        seen.push(t);
+        if idle {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        ["status", "execute_input", "execute_result", "status"]
+    );
+
+    let hb = c.ctx.socket(zmq::REQ).unwrap();
+    hb.set_linger(0).unwrap();
+    hb.connect(&info.endpoint(Channel::Heartbeat)).unwrap();
+    hb.send("ping", 0).unwrap();
+    assert!(
+        hb.poll(zmq::POLLIN, 10_000).unwrap() > 0,
+        "heartbeat answers"
+    );
+    assert_eq!(hb.recv_bytes(0).unwrap(), b"ping");
+    drop(hb);
+    shutdown(c, server);
+}
+
+#[test]
+fn many_clients_get_their_own_replies() {
+    let (info, server) = start(Transport::Tcp, "127.0.0.1");
+    let mut clients: Vec<Client> = (0..4)
+        .map(|i| Client::connect(&info, &format!("c{i}")))
+        .collect();
+    let ids: Vec<String> = clients
+        .iter_mut()
+        .map(|c| {
+            c.send(
+                Channel::Shell,
+                "execute_request",
+                json!({"code": "return 40 + 2"}),
+            )
+        })
+        .collect();
+    for (c, id) in clients.iter_mut().zip(&ids) {
+        let (t, parent, content) = c.recv(Channel::Shell);
+        assert_eq!(
+            (t.as_str(), parent.as_str()),
+            ("execute_reply", id.as_str())
+        );
+        assert_eq!(content["status"], "ok");
+    }
+    let counts: Vec<u64> = {
+        let mut v = vec![];
+        for c in clients.iter_mut() {
+            let id = c.send(Channel::Shell, "execute_request", json!({"code": "x = 1"}));
+            let (_, parent, content) = c.recv(Channel::Shell);
+            assert_eq!(parent, id);
+            v.push(content["execution_count"].as_u64().unwrap());
+        }
+        v
+    };
+    assert_eq!(counts, [5, 6, 7, 8], "one kernel, one count");
+    let c = clients.remove(0);
+    shutdown(c, server);
+}
+
+#[test]
+fn ipc_transport() {
+    let dir = std::env::temp_dir().join(format!("llmspell-ipc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = dir.join("kernel");
+    let (info, server) = start(Transport::Ipc, prefix.to_str().unwrap());
+    assert!(info.endpoint(Channel::Shell).starts_with("ipc://"));
+    let mut c = Client::connect(&info, "ipc");
+    c.send(Channel::Control, "kernel_info_request", json!({}));
+    let (t, _, _) = c.recv(Channel::Control);
+    assert_eq!(t, "kernel_info_reply");
+    shutdown(c, server);
+    assert!(
+        !std::path::Path::new(&format!("{}-{}", info.ip, info.shell_port)).exists(),
+        "socket files removed"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
