@@ -18,6 +18,8 @@ struct Pair {
     codec: Codec,
     clock: u64,
     effects: Vec<Effect>,
+    /// Bytes the hub wrote for each connection, until its client is pumped.
+    wire: std::collections::HashMap<ConnId, BytesMut>,
 }
 
 impl Pair {
@@ -32,6 +34,7 @@ impl Pair {
             codec: Codec::new(KEY, 1000),
             clock: 0,
             effects: vec![],
+            wire: Default::default(),
         }
     }
 
@@ -78,14 +81,12 @@ impl Pair {
             while let Some(e) = self.hub.poll_effect() {
                 self.effects.push(e);
             }
-            let mut down = BytesMut::new();
             while let Some(conn) = self.hub.poll_dirty() {
                 while let Some(b) = self.hub.poll_transmit(conn) {
-                    if conn == c.conn {
-                        down.extend_from_slice(&b);
-                    }
+                    self.wire.entry(conn).or_default().extend_from_slice(&b);
                 }
             }
+            let mut down = self.wire.remove(&c.conn).unwrap_or_default();
             if !down.is_empty() {
                 moved = true;
                 c.zmtp
