@@ -1,1 +1,87 @@
-fn main() {}
+//! `llmspell`: a Jupyter kernel for Lua, and a Lua script runner.
+//!
+//! Commands:
+//! - `kernel start [-f FILE] [--ip IP] [--port BASE] [--transport tcp|ipc] [--daemon]`:
+//!   serve the Jupyter protocol (how Jupyter launches us: `kernel start -f {connection_file}`).
+//! - `kernel status`, `kernel stop [ID|--all]`: the running kernels, from the registry in
+//!   the runtime directory (`$LLMSPELL_RUNTIME_DIR`, `$XDG_RUNTIME_DIR/llmspell` or
+//!   `~/.llmspell/run`).
+//! - `kernel install [--user|--prefix DIR|--sys-prefix]`: the Jupyter kernelspec.
+//! - `exec CODE`, `run FILE [ARGS...]`: Lua in an embedded kernel, no sockets.
+//!
+//! Errors go to stderr (or, with `--output json`, as `{"error": {...}}` on stdout) with a
+//! non-zero exit code: 2 for usage errors, 1 for the rest. User input never panics.
+
+mod cli;
+mod connfile;
+mod daemon;
+mod error;
+mod exec;
+mod fsutil;
+mod install;
+mod kernel_cmd;
+mod kernel_start;
+mod logging;
+mod output;
+mod paths;
+mod process;
+mod registry;
+#[cfg(test)]
+mod testutil;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, KernelCommand, OutputFormat};
+use crate::error::CliError;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Prints clap's message (help and version on stdout, errors on stderr) and exits
+        // with clap's code: 0 for help and version, 2 for usage errors.
+        Err(e) => e.exit(),
+    };
+    let format = cli.output;
+    // The kernel process never writes to stdout, not even its errors.
+    let stdout_allowed = !matches!(
+        &cli.command,
+        Command::Kernel { command: KernelCommand::Start(s) } if !s.daemon
+    );
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::debug!(kind = e.kind.as_str(), "command failed: {}", e.message);
+            e.report(format, stdout_allowed);
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}
+
+/// Sets up logging and runs the command; returns the exit code.
+fn run(cli: Cli) -> Result<i32, CliError> {
+    let log_file = match &cli.command {
+        Command::Kernel {
+            command: KernelCommand::Start(s),
+        } if !s.daemon => s.log_file.as_deref(),
+        _ => None,
+    };
+    logging::init(log_file)?;
+    if let Some(config) = &cli.config {
+        tracing::debug!(config = %config.display(), "--config is reserved and ignored for now");
+    }
+    let format: OutputFormat = cli.output;
+    match &cli.command {
+        Command::Kernel { command } => match command {
+            KernelCommand::Start(args) if args.daemon => {
+                daemon::start(args, cli.config.as_deref(), format)
+            }
+            KernelCommand::Start(args) => kernel_start::start_foreground(args),
+            KernelCommand::Status => kernel_cmd::status(format),
+            KernelCommand::Stop(args) => kernel_cmd::stop(args, format),
+            KernelCommand::Install(args) => install::run(args, format),
+        },
+        Command::Exec(args) => exec::exec(args),
+        Command::Run(args) => exec::run(args),
+    }
+}

@@ -1,0 +1,249 @@
+//! The command line, as clap derive types. No behaviour lives here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use llmspell_core::connection::Transport;
+
+/// `llmspell`: a Jupyter kernel and script runner for Lua.
+#[derive(Debug, Parser)]
+#[command(name = "llmspell", version, propagate_version = true)]
+pub struct Cli {
+    /// How results and errors are printed.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// Configuration file (reserved: accepted and ignored for now).
+    #[arg(long, global = true, env = "LLMSPELL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How results and errors are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable text.
+    Text,
+    /// One line of JSON.
+    Json,
+    /// Indented JSON.
+    Pretty,
+}
+
+impl OutputFormat {
+    /// Whether results are printed as JSON (compact or indented).
+    pub fn is_json(self) -> bool {
+        !matches!(self, OutputFormat::Text)
+    }
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start, list, stop and install Jupyter kernels.
+    Kernel {
+        /// The kernel command.
+        #[command(subcommand)]
+        command: KernelCommand,
+    },
+    /// Run a piece of Lua code in an embedded kernel (`-` reads it from stdin).
+    Exec(ExecArgs),
+    /// Run a Lua script in an embedded kernel.
+    Run(RunArgs),
+}
+
+/// `llmspell kernel ...`.
+#[derive(Debug, Subcommand)]
+pub enum KernelCommand {
+    /// Start a kernel (Jupyter runs `llmspell kernel start -f {connection_file}`).
+    Start(StartArgs),
+    /// List the running kernels.
+    Status,
+    /// Stop a running kernel (SIGTERM, then SIGKILL after 5 s).
+    Stop(StopArgs),
+    /// Install the Jupyter kernelspec.
+    Install(InstallArgs),
+}
+
+/// The transport of a new connection file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TransportArg {
+    /// TCP on `--ip`.
+    Tcp,
+    /// Unix domain sockets under the path prefix `--ip`.
+    Ipc,
+}
+
+impl From<TransportArg> for Transport {
+    fn from(t: TransportArg) -> Transport {
+        match t {
+            TransportArg::Tcp => Transport::Tcp,
+            TransportArg::Ipc => Transport::Ipc,
+        }
+    }
+}
+
+/// `llmspell kernel start`.
+#[derive(Clone, Debug, Args)]
+pub struct StartArgs {
+    /// Connection file: read if it exists, else generated and written there.
+    #[arg(short = 'f', long = "connection-file", value_name = "PATH")]
+    pub connection_file: Option<PathBuf>,
+
+    /// Address to listen on [default: 127.0.0.1]; with ipc, the socket path prefix
+    /// [default: <runtime dir>/kernel-<id>].
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<String>,
+
+    /// First of five consecutive ports (shell, iopub, stdin, control, hb); 0 lets the OS choose.
+    #[arg(long, value_name = "BASE", default_value_t = 0)]
+    pub port: u16,
+
+    /// Transport of a generated connection file.
+    #[arg(long, value_enum, default_value_t = TransportArg::Tcp)]
+    pub transport: TransportArg,
+
+    /// Run detached in the background; print its id, pid and files, then exit.
+    #[arg(long)]
+    pub daemon: bool,
+
+    /// Largest accepted message, in MiB.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100,
+        value_parser = clap::value_parser!(u64).range(1..=1_048_576)
+    )]
+    pub max_message_size_mb: u64,
+
+    /// Write logs to this file (appending) instead of stderr.
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+
+    /// The registry id to use (set by `--daemon` for the detached child).
+    #[arg(long, hide = true, value_name = "ID")]
+    pub kernel_id: Option<String>,
+
+    /// A pid file to write and remove on exit (set by `--daemon` for the detached child).
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
+}
+
+/// `llmspell kernel stop`.
+#[derive(Clone, Debug, Args)]
+pub struct StopArgs {
+    /// The kernel id, or an unambiguous prefix of it; may be left out when only one
+    /// kernel is running.
+    #[arg(value_name = "ID")]
+    pub id: Option<String>,
+
+    /// Stop every running kernel.
+    #[arg(long, conflicts_with = "id")]
+    pub all: bool,
+}
+
+/// `llmspell kernel install`.
+#[derive(Clone, Debug, Args)]
+pub struct InstallArgs {
+    /// Install for the current user (the default).
+    #[arg(long, conflicts_with_all = ["prefix", "sys_prefix"])]
+    pub user: bool,
+
+    /// Install under DIR/share/jupyter.
+    #[arg(long, value_name = "DIR", conflicts_with = "sys_prefix")]
+    pub prefix: Option<PathBuf>,
+
+    /// Install into the active virtualenv or conda environment.
+    #[arg(long)]
+    pub sys_prefix: bool,
+
+    /// The kernelspec name (letters, digits, `.`, `_`, `-`).
+    #[arg(long, default_value = "llmspell")]
+    pub name: String,
+
+    /// The name Jupyter shows.
+    #[arg(long, default_value = "Lua (llmspell)")]
+    pub display_name: String,
+}
+
+/// `llmspell exec`.
+#[derive(Clone, Debug, Args)]
+pub struct ExecArgs {
+    /// The Lua code, or `-` to read it from stdin.
+    #[arg(value_name = "CODE", allow_hyphen_values = true)]
+    pub code: String,
+}
+
+/// `llmspell run`.
+#[derive(Clone, Debug, Args)]
+#[command(override_usage = "llmspell run [OPTIONS] <FILE> [ARGS]...")]
+pub struct RunArgs {
+    /// The Lua script, then its arguments (its `arg` table). Everything after FILE goes
+    /// to the script, flags included.
+    #[arg(
+        value_name = "FILE [ARGS]",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub script: Vec<String>,
+}
+
+impl RunArgs {
+    /// The script file.
+    pub fn file(&self) -> &str {
+        // clap guarantees at least one value (`required`, `num_args = 1..`).
+        self.script.first().map_or("", String::as_str)
+    }
+
+    /// The script's arguments.
+    pub fn args(&self) -> &[String] {
+        self.script.get(1..).unwrap_or(&[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_passes_flags_after_the_file_to_the_script() {
+        let cli = Cli::try_parse_from(["llmspell", "run", "a.lua", "--output", "x", "-v"])
+            .expect("valid command line");
+        match cli.command {
+            Command::Run(r) => {
+                assert_eq!(r.file(), "a.lua");
+                assert_eq!(r.args(), ["--output", "x", "-v"]);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert_eq!(cli.output, OutputFormat::Text);
+        let cli = Cli::try_parse_from(["llmspell", "--output", "json", "run", "a.lua"]).unwrap();
+        assert_eq!(cli.output, OutputFormat::Json);
+        assert!(Cli::try_parse_from(["llmspell", "run"]).is_err());
+    }
+
+    #[test]
+    fn install_locations_are_exclusive() {
+        let err = Cli::try_parse_from(["llmspell", "kernel", "install", "--user", "--sys-prefix"])
+            .expect_err("conflicting flags");
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn stop_takes_an_id_or_all_but_not_both() {
+        assert!(Cli::try_parse_from(["llmspell", "kernel", "stop"]).is_ok());
+        assert!(Cli::try_parse_from(["llmspell", "kernel", "stop", "--all"]).is_ok());
+        assert!(Cli::try_parse_from(["llmspell", "kernel", "stop", "ab", "--all"]).is_err());
+    }
+}

@@ -1,0 +1,260 @@
+//! `llmspell kernel start` in the foreground: the kernel process itself, whether a user,
+//! `--daemon` or Jupyter (`kernel start -f {connection_file}`) started it.
+//!
+//! Steps: read or generate the connection info, bind, write the connection file with the
+//! real ports, register, serve until shutdown or SIGTERM, then remove what we wrote.
+//! The kernel process never writes to stdout.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use llmspell_core::connection::ConnectionInfo;
+use llmspell_runtime_tokio::{RunOutcome, Server, ServerConfig};
+
+use crate::cli::StartArgs;
+use crate::connfile::{self, ConnectionRequest};
+use crate::error::{CliError, ErrorKind};
+use crate::registry::{self, KernelRecord, Ports, Registry};
+use crate::{fsutil, paths, process};
+
+/// Runs a kernel until it is told to stop. Returns the exit code (0 on shutdown or SIGTERM).
+pub fn start_foreground(args: &StartArgs) -> Result<i32, CliError> {
+    redirect_stdout_to_stderr();
+    // Jupyter names the connection file; the registry is then a convenience that must not
+    // keep the kernel from starting (say, in a read-only home).
+    let registry = match (paths::ensure_runtime_dir(), &args.connection_file) {
+        (Ok(dir), _) => Some(Registry::new(dir)),
+        (Err(e), Some(_)) => {
+            tracing::warn!("running without a registry record: {e}");
+            None
+        }
+        (Err(e), None) => return Err(e),
+    };
+    let id = match &args.kernel_id {
+        Some(id) if registry::is_valid_id(id) => id.clone(),
+        Some(id) => {
+            return Err(CliError::usage(format!(
+                "--kernel-id {id:?} is not a hex id"
+            )))
+        }
+        None => match &registry {
+            Some(registry) => registry.new_id()?,
+            None => fsutil::random_hex(4)
+                .map_err(|e| CliError::new(ErrorKind::Runtime, e.to_string()))?,
+        },
+    };
+    let conn_path = match (&args.connection_file, &registry) {
+        (Some(path), _) => paths::absolutize(path)?,
+        (None, Some(registry)) => registry.connection_file(&id),
+        // Without -f the runtime dir was required above.
+        (None, None) => return Err(CliError::new(ErrorKind::Runtime, "no runtime directory")),
+    };
+    // Where a default ipc socket prefix goes: the runtime dir, else beside the connection file.
+    let socket_dir = match &registry {
+        Some(registry) => registry.dir().to_path_buf(),
+        None => conn_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+    };
+    let (info, created) = match connfile::read_if_exists(&conn_path)? {
+        Some(info) => (info, false),
+        None => {
+            let request = ConnectionRequest {
+                ip: args.ip.clone(),
+                base_port: args.port,
+                transport: args.transport.into(),
+            };
+            let info = connfile::generate(&request, &socket_dir, &id, connfile::random_key()?)?;
+            (info, true)
+        }
+    };
+    let max_message_size = args
+        .max_message_size_mb
+        .checked_mul(1 << 20)
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "--max-message-size-mb {} is too large",
+                args.max_message_size_mb
+            ))
+        })?;
+    let server = Server::bind(ServerConfig {
+        connection: info.clone(),
+        max_message_size,
+    })
+    .map_err(|e| {
+        CliError::new(
+            ErrorKind::Runtime,
+            format!("cannot bind {}: {e}", describe(&info)),
+        )
+    })?;
+    let bound = server.connection_info().clone();
+
+    let mut cleanup = Cleanup {
+        files: Vec::new(),
+        sockets: registry::ipc_socket_paths(
+            &bound.ip,
+            bound.transport,
+            &Ports::of(&bound).to_list(),
+        ),
+    };
+    // Our own file gets the real ports; Jupyter's is rewritten only if it left ports to us.
+    if created || bound != info {
+        connfile::write(&conn_path, &bound)?;
+    }
+    if created {
+        cleanup.files.push(conn_path.clone());
+    }
+    if let Some(pid_file) = &args.pid_file {
+        let pid_file = paths::absolutize(pid_file)?;
+        fsutil::write_atomic(
+            &pid_file,
+            format!("{}\n", std::process::id()).as_bytes(),
+            0o600,
+        )
+        .map_err(|e| CliError::io(format_args!("cannot write {}", pid_file.display()), e))?;
+        cleanup.files.push(pid_file);
+    }
+    let record = KernelRecord {
+        id: id.clone(),
+        pid: std::process::id(),
+        connection_file: conn_path.clone(),
+        log_file: args
+            .log_file
+            .as_deref()
+            .map(paths::absolutize)
+            .transpose()?,
+        ip: bound.ip.clone(),
+        transport: bound.transport,
+        ports: Ports::of(&bound),
+        started_unix_ms: process::now_unix_ms(),
+        created_connection_file: created,
+    };
+    if let Some(registry) = &registry {
+        match registry.write(&record) {
+            Ok(()) => cleanup.files.push(registry.record_path(&id)),
+            // Launched by Jupyter: serve anyway. A daemon's parent waits for the record.
+            Err(e) if args.connection_file.is_some() && args.pid_file.is_none() => {
+                tracing::warn!("running without a registry record: {e}");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+
+    tracing::info!(%id, pid = record.pid, connection_file = %conn_path.display(), "kernel listening on {}", describe(&bound));
+    let _ = writeln!(
+        std::io::stderr(),
+        "llmspell kernel {id} (pid {}) listening; connection file: {}",
+        record.pid,
+        conn_path.display()
+    );
+
+    let outcome = server.run();
+    drop(cleanup);
+    match outcome {
+        Ok(RunOutcome::Terminated) => {
+            tracing::info!(%id, "kernel terminated by signal");
+            Ok(0)
+        }
+        Ok(RunOutcome::Shutdown { restart }) => {
+            // Jupyter restarts a kernel by starting a new process; we only exit.
+            tracing::info!(%id, restart, "kernel shut down on request");
+            Ok(0)
+        }
+        Err(e) => Err(CliError::new(
+            ErrorKind::Runtime,
+            format!("kernel {id} failed: {e}"),
+        )),
+    }
+}
+
+/// `tcp://127.0.0.1:5000-5004` or `ipc:///path-1..5`, for messages.
+fn describe(info: &ConnectionInfo) -> String {
+    format!(
+        "{}://{}:{}",
+        transport_name(info),
+        info.ip,
+        connfile::describe_ports(info)
+    )
+}
+
+fn transport_name(info: &ConnectionInfo) -> &'static str {
+    match info.transport {
+        llmspell_core::connection::Transport::Tcp => "tcp",
+        llmspell_core::connection::Transport::Ipc => "ipc",
+    }
+}
+
+/// Files removed when the kernel exits: on return, on error and on panic (unwinding).
+#[derive(Default)]
+struct Cleanup {
+    /// Our files, removed last-written first (the registry record goes first).
+    files: Vec<PathBuf>,
+    /// Our ipc sockets, removed only if they still are sockets.
+    sockets: Vec<PathBuf>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for path in self.files.iter().rev() {
+            log_failure(path, fsutil::remove_if_exists(path));
+        }
+        for path in &self.sockets {
+            log_failure(path, fsutil::remove_socket_if_exists(path));
+        }
+    }
+}
+
+fn log_failure(path: &Path, result: std::io::Result<()>) {
+    if let Err(e) = result {
+        tracing::warn!(path = %path.display(), error = %e, "cannot remove kernel file");
+    }
+}
+
+/// Points fd 1 at stderr, so that nothing in the kernel process (a library, a stray print)
+/// can write to stdout, which belongs to whoever launched us.
+fn redirect_stdout_to_stderr() {
+    // SAFETY: dup2 on the standard descriptors; it does not touch memory.
+    if unsafe { libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) } == -1 {
+        tracing::warn!(
+            "cannot redirect stdout: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempDir;
+
+    #[test]
+    fn cleanup_removes_its_files_in_reverse_and_tolerates_missing_ones() {
+        let tmp = TempDir::new("start");
+        let a = tmp.path().join("a");
+        let b = tmp.path().join("b");
+        std::fs::write(&a, "a").unwrap();
+        {
+            let mut c = Cleanup::default();
+            c.files.push(a.clone());
+            c.files.push(b.clone());
+        }
+        assert!(!a.exists() && !b.exists());
+    }
+
+    #[test]
+    fn describe_endpoints() {
+        let info = connfile::generate(
+            &ConnectionRequest {
+                ip: None,
+                base_port: 5000,
+                transport: llmspell_core::connection::Transport::Tcp,
+            },
+            Path::new("/r"),
+            "ab",
+            "k".into(),
+        )
+        .unwrap();
+        assert_eq!(describe(&info), "tcp://127.0.0.1:5000-5004");
+    }
+}
