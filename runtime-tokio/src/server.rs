@@ -41,6 +41,9 @@ pub enum RunOutcome {
 pub struct Server {
     runtime: tokio::runtime::Runtime,
     listeners: Vec<(Channel, Listener)>,
+    /// Installed at bind time, so a SIGTERM between bind and run is not lost.
+    signals: Signals,
+
     info: ConnectionInfo,
     config: ServerConfig,
 }
@@ -69,8 +72,10 @@ impl Server {
             .build()?;
         let mut info = config.connection.clone();
         let mut listeners = Vec::with_capacity(5);
+        let signals;
         {
             let _guard = runtime.enter();
+            signals = Signals::install()?;
             let mut next_ipc = 1u16;
             for channel in Channel::ALL {
                 let listener = match info.transport {
@@ -109,6 +114,7 @@ impl Server {
         Ok(Server {
             runtime,
             listeners,
+            signals,
             info,
             config,
         })
@@ -124,11 +130,12 @@ impl Server {
         let Server {
             runtime,
             listeners,
+            signals,
             info,
             config,
         } = self;
         let local = LocalSet::new();
-        runtime.block_on(local.run_until(serve(listeners, info, config)))
+        runtime.block_on(local.run_until(serve(listeners, signals, info, config)))
     }
 }
 
@@ -226,6 +233,7 @@ fn write_pending(conn: &mut ConnIo) -> io::Result<bool> {
 
 async fn serve(
     listeners: Vec<(Channel, Listener)>,
+    signals: Signals,
     info: ConnectionInfo,
     config: ServerConfig,
 ) -> io::Result<RunOutcome> {
@@ -251,7 +259,7 @@ async fn serve(
         tokio::task::spawn_local(accept_loop(state.clone(), channel, listener));
     }
     tokio::task::spawn_local(engine_events(state.clone(), events_rx));
-    tokio::task::spawn_local(signals(state.clone()));
+    tokio::task::spawn_local(watch_signals(state.clone(), signals));
 
     stop.notified().await;
     let outcome = state.borrow().outcome.unwrap_or(RunOutcome::Terminated);
@@ -379,21 +387,31 @@ async fn engine_events(state: Shared, mut rx: mpsc::UnboundedReceiver<WorkerEven
     }
 }
 
-async fn signals(state: Shared) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        warn!("cannot install signal handlers");
-        return;
-    };
+/// SIGTERM and SIGHUP stop the kernel; SIGINT interrupts the running cell.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers; needs the runtime entered.
+    fn install() -> io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+}
+
+async fn watch_signals(state: Shared, mut signals: Signals) {
     loop {
         tokio::select! {
-            _ = term.recv() => break,
-            _ = hup.recv() => break,
-            _ = int.recv() => {
+            _ = signals.term.recv() => break,
+            _ = signals.hup.recv() => break,
+            _ = signals.int.recv() => {
                 let mut st = state.borrow_mut();
                 st.hub.handle_interrupt_signal();
                 st.process();
