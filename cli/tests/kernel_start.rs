@@ -135,7 +135,6 @@ fn free_ports() -> Vec<u16> {
 }
 
 #[test]
-#[ignore = "needs the tokio runtime (llmspell-runtime-tokio integration)"]
 fn daemon_start_status_stop() {
     let sb = Sandbox::new("ks-daemon");
     let out = sb.run(&["--output", "json", "kernel", "start", "--daemon"]);
@@ -211,7 +210,6 @@ fn daemon_start_status_stop() {
 }
 
 #[test]
-#[ignore = "needs the tokio runtime (llmspell-runtime-tokio integration)"]
 fn jupyter_style_start_keeps_the_connection_file_and_cleans_up_on_sigterm() {
     let sb = Sandbox::new("ks-jupyter");
     let conn = sb.root().join("kernel-jupyter.json");
@@ -273,7 +271,6 @@ fn jupyter_style_start_keeps_the_connection_file_and_cleans_up_on_sigterm() {
 }
 
 #[test]
-#[ignore = "needs the tokio runtime (llmspell-runtime-tokio integration)"]
 fn foreground_start_writes_a_private_connection_file_at_the_given_path() {
     let sb = Sandbox::new("ks-fg");
     let conn = sb.root().join("new.json");
@@ -329,7 +326,6 @@ fn foreground_start_writes_a_private_connection_file_at_the_given_path() {
 }
 
 #[test]
-#[ignore = "needs the tokio runtime (llmspell-runtime-tokio integration)"]
 fn jupyter_launch_survives_an_unusable_runtime_dir() {
     let sb = Sandbox::new("ks-nort");
     let conn = sb.root().join("conn.json");
