@@ -5,154 +5,19 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use crate::client::BenchError;
 use crate::floor::{EchoProcess, FloorClient};
 use crate::kernel::KernelSpec;
+use crate::results::{FloorResult, KernelResult, Machine, Results, Settings};
 use crate::session::{cold_start, Session};
-use crate::stats::{Summary, Throughput};
+use crate::stats::Summary;
 use crate::sys;
 
-/// What to run and how much of it.
-#[derive(Clone, Debug, Serialize)]
-pub struct Settings {
-    /// Cold starts per kernel, at most.
-    pub cold_runs: usize,
-    /// Seconds of cold starts per kernel, at most.
-    pub cold_budget_s: f64,
-    /// Seconds a cold start may take before it counts as failed.
-    pub cold_timeout_s: f64,
-    /// Timed round trips per kernel and scenario (kernel_info, execute).
-    pub requests: usize,
-    /// Untimed round trips before them.
-    pub warmup: usize,
-    /// Seconds per kernel and round-trip scenario, at most.
-    pub scenario_budget_s: f64,
-    /// Executes in flight in the pipelined scenario.
-    pub depth: usize,
-    /// Pipelined executes per kernel, at most.
-    pub pipeline_total: usize,
-    /// Seconds of sending in the pipelined scenario, at most.
-    pub pipeline_budget_s: f64,
-    /// Whether to measure the libzmq floor.
-    pub floor: bool,
-    /// Timed floor round trips.
-    pub floor_requests: usize,
-    /// Untimed floor round trips before them.
-    pub floor_warmup: usize,
-    /// Pipelined floor messages, at most.
-    pub floor_total: usize,
-    /// Rounds the round trips are split into, alternating between columns.
-    pub rounds: usize,
-    /// Seconds any single reply may take.
-    pub timeout_s: f64,
-    /// The CPU of the kernels and the echo server.
-    pub pin_kernel: Option<usize>,
-    /// The CPU of the bench itself.
-    pub pin_client: Option<usize>,
-    /// Which kernel scenarios run: cold, kernel-info, execute, pipelined.
-    pub scenarios: Vec<String>,
-}
-
-impl Settings {
-    fn wants(&self, scenario: &str) -> bool {
-        self.scenarios.iter().any(|s| s == scenario)
-    }
-}
-
-/// The floor's figures.
-#[derive(Debug, Default, Serialize)]
-pub struct FloorResult {
-    /// The echo server's endpoint.
-    pub endpoint: String,
-    /// Sizes of the six frames sent.
-    pub frame_sizes: Vec<usize>,
-    /// Round trips.
-    pub round_trip: Option<Summary>,
-    /// Pipelined echoes.
-    pub pipelined: Option<Throughput>,
-    /// What went wrong.
-    pub errors: Vec<String>,
-}
-
-/// One kernel's figures.
-#[derive(Debug, Default, Serialize)]
-pub struct KernelResult {
-    /// The column name.
-    pub name: String,
-    /// The command template.
-    pub command: String,
-    /// The code executed.
-    pub code: String,
-    /// Spawn to first kernel_info_reply.
-    pub cold_start: Option<Summary>,
-    /// kernel_info round trips.
-    pub kernel_info: Option<Summary>,
-    /// Execute round trips (reply and idle).
-    pub execute: Option<Summary>,
-    /// Pipelined executes.
-    pub pipelined: Option<Throughput>,
-    /// Execute replies whose status was not ok.
-    pub execute_errors: u64,
-    /// Messages dropped for a bad signature.
-    pub bad_signatures: u64,
-    /// Messages dropped as unparsable.
-    pub malformed: u64,
-    /// What went wrong, per scenario.
-    pub errors: Vec<String>,
-}
-
-/// The machine the run happened on.
-#[derive(Debug, Serialize)]
-pub struct Machine {
-    /// CPUs available to the bench.
-    pub cpus: usize,
-    /// The CPU model, from /proc/cpuinfo.
-    pub cpu_model: String,
-    /// The Linux release.
-    pub kernel_release: String,
-}
-
-impl Machine {
-    fn probe() -> Machine {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu_model = cpuinfo
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("model name")
-                    .map(|m| m.trim_start_matches([' ', '\t', ':']))
-            })
-            .unwrap_or("unknown")
-            .to_string();
-        Machine {
-            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            cpu_model,
-            kernel_release: std::fs::read_to_string("/proc/sys/kernel/osrelease")
-                .map_or_else(|_| "unknown".to_string(), |s| s.trim().to_string()),
-        }
-    }
-}
-
-/// Everything a run produced.
-#[derive(Debug, Serialize)]
-pub struct Results {
-    /// Where.
-    pub machine: Machine,
-    /// With what settings.
-    pub settings: Settings,
-    /// The floor, when asked for.
-    pub floor: Option<FloorResult>,
-    /// One entry per `--kernel`, in order.
-    pub kernels: Vec<KernelResult>,
-    /// The run was cut short by Ctrl-C.
-    pub interrupted: bool,
-    /// Seconds the whole run took.
-    pub total_s: f64,
-}
-
+/// Seconds from the command line as a duration, clamped to [0, 1 day] so that adding it
+/// to an `Instant` cannot overflow.
 fn secs(s: f64) -> Duration {
-    Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
+    let s = if s.is_nan() { 0.0 } else { s };
+    Duration::from_secs_f64(s.clamp(0.0, 86_400.0))
 }
 
 /// Runs the comparison. Errors end a scenario for one column and are recorded; Ctrl-C
@@ -167,7 +32,7 @@ pub fn run(ctx: &zmq::Context, specs: &[KernelSpec], s: &Settings, dir: &Path) -
             .iter()
             .map(|k| KernelResult {
                 name: k.name.clone(),
-                command: k.words.join(" "),
+                command: k.template.clone(),
                 code: k.code.clone(),
                 ..KernelResult::default()
             })
@@ -202,6 +67,12 @@ pub fn run(ctx: &zmq::Context, specs: &[KernelSpec], s: &Settings, dir: &Path) -
     }
     r.total_s = started.elapsed().as_secs_f64();
     r
+}
+
+/// Round `round` (1..=rounds) of `total` requests split into `rounds` near-equal parts
+/// that add up to `total` exactly.
+fn share(total: usize, round: usize, rounds: usize) -> usize {
+    total * round / rounds - total * (round - 1) / rounds
 }
 
 /// Marks a run cut short by Ctrl-C.
@@ -408,12 +279,12 @@ impl Runner<'_> {
                 if round == 0 {
                     s.warmup
                 } else {
-                    total.div_ceil(rounds)
+                    share(total, round, rounds)
                 }
             };
             if let (Some((_, f)), Some(result)) = (floor.as_mut(), r.floor.as_mut()) {
                 if round > 0 && with_floor && result.errors.is_empty() {
-                    match f.round_trips(s.floor_requests.div_ceil(rounds), budget, self.timeout) {
+                    match f.round_trips(chunk(s.floor_requests), budget, self.timeout) {
                         Ok(v) => self.samples.floor.extend(v),
                         Err(e) => record(&mut result.errors, "floor round trip", e)?,
                     }
@@ -463,5 +334,21 @@ impl Runner<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_add_up() {
+        for (total, rounds) in [(50, 4), (2000, 4), (3, 4), (0, 3), (7, 1)] {
+            let parts: Vec<usize> = (1..=rounds).map(|r| share(total, r, rounds)).collect();
+            assert_eq!(parts.iter().sum::<usize>(), total);
+            assert!(parts.iter().max().unwrap() - parts.iter().min().unwrap() <= 1);
+        }
+        assert!(secs(f64::NAN).is_zero() && secs(-1.0).is_zero());
+        assert_eq!(secs(1e300), Duration::from_secs(86_400));
     }
 }

@@ -24,6 +24,8 @@ pub const GRACE: Duration = Duration::from_secs(2);
 pub struct KernelSpec {
     /// The column name.
     pub name: String,
+    /// The command template as given.
+    pub template: String,
     /// The command, split into words; one of them contains [`PLACEHOLDER`].
     pub words: Vec<String>,
     /// The code of the execute scenarios.
@@ -50,6 +52,7 @@ impl KernelSpec {
         }
         Ok(KernelSpec {
             name: name.to_string(),
+            template: template.trim().to_string(),
             words,
             code: "1+1".to_string(),
         })

@@ -38,6 +38,7 @@ mod compare;
 mod floor;
 mod kernel;
 mod report;
+mod results;
 mod session;
 mod stats;
 mod sys;
@@ -49,8 +50,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::client::BenchError;
-use crate::compare::Settings;
 use crate::kernel::{KernelSpec, Workdir};
+use crate::results::Settings;
 
 #[derive(Parser)]
 #[command(

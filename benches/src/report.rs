@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::compare::{KernelResult, Results};
+use crate::results::{KernelResult, Results};
 use crate::stats::{Summary, Throughput};
 
 /// One table cell.

@@ -21,13 +21,15 @@ fn with_log(kernel: &KernelProcess, e: BenchError) -> BenchError {
     if tail.is_empty() {
         return e;
     }
-    let text = format!(
-        "{e}\n  kernel output (last lines):\n    {}",
-        tail.replace('\n', "\n    ")
-    );
+    let add = |text: String| {
+        format!(
+            "{text}\n  kernel output (last lines):\n    {}",
+            tail.replace('\n', "\n    ")
+        )
+    };
     match e {
-        BenchError::Timeout(_) => BenchError::Timeout(text),
-        BenchError::KernelExited(_) => BenchError::KernelExited(text),
+        BenchError::Timeout(what) => BenchError::Timeout(add(what)),
+        BenchError::KernelExited(status) => BenchError::KernelExited(add(status)),
         other => other,
     }
 }
