@@ -324,7 +324,9 @@ impl Runner<'_> {
                             break;
                         }
                     }
-                    if round > 0 && t0.elapsed() + spent[i] >= budget {
+                    // The warmup has the budget to itself; the timed rounds share one.
+                    let used = if round > 0 { spent[i] } else { Duration::ZERO };
+                    if t0.elapsed() + used >= budget {
                         break;
                     }
                 }
