@@ -1,1 +1,262 @@
-fn main() {}
+//! # llmspell-bench: a load generator for any Jupyter kernel
+//!
+//! It drives kernels the way a Jupyter client does, through a connection file it writes
+//! (free ports on 127.0.0.1, a random HMAC key), and measures them side by side in one
+//! run, next to the libzmq floor (a ROUTER echo child of this binary):
+//!
+//! - cold start: spawn to the first `kernel_info_reply` (the request is sent at once;
+//!   libzmq reconnects until the kernel binds), median and p99 over `--cold-runs`;
+//! - kernel_info round trip: p50, p99, p99.9 and mean over `--requests`;
+//! - execute round trip: send to both `execute_reply` on shell and `status: idle` on iopub;
+//! - pipelined executes: `--depth` in flight, up to `--pipeline-total` or
+//!   `--pipeline-budget-s` seconds of sending;
+//! - the floor: the same round trip and pipelining with a 6-frame Jupyter-shaped message.
+//!
+//! Every wait is bounded (`--timeout-s` per reply): a hung kernel is reported, not waited
+//! for. Kernels are stopped by pid (SIGTERM, SIGKILL after 2 s), also on Ctrl-C, and die
+//! with the bench (PR_SET_PDEATHSIG).
+//!
+//! ## Running it
+//!
+//! ```text
+//! cargo build -j2 --release -p llmspell-benches -p llmspell-cli
+//! python3 -m venv .venv && .venv/bin/pip install ipykernel==7.4.0 jupyter_client
+//! target/release/llmspell-bench compare --floor \
+//!     --kernel 'llmspell=target/release/llmspell kernel start -f {connection_file}' \
+//!     --kernel 'ipykernel=.venv/bin/python -m ipykernel_launcher -f {connection_file}' \
+//!     --markdown bench-results/compare.md --json bench-results/compare.json
+//! ```
+//!
+//! `{connection_file}` is replaced by the file's path. `--code NAME=CODE` sets a kernel's
+//! execute code (default `1+1`). For a quick look: `--cold-runs 5 --requests 300
+//! --warmup 50 --pipeline-total 2000`. `--pin 1,0` runs kernels and the echo server on
+//! CPU 1 and the bench on CPU 0 (`--pin 0,0`: all on one CPU). Ratios read "A ÷ B: how
+//! many times slower A is than B".
+
+mod client;
+mod compare;
+mod floor;
+mod kernel;
+mod report;
+mod results;
+mod session;
+mod stats;
+mod sys;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::client::BenchError;
+use crate::kernel::{KernelSpec, Workdir};
+use crate::results::Settings;
+
+#[derive(Parser)]
+#[command(
+    name = "llmspell-bench",
+    about = "Load generator for Jupyter kernels and the libzmq floor"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Measure kernels (and the floor) side by side and print one table.
+    Compare(Box<CompareArgs>),
+    /// The floor's ROUTER echo server (started by `compare --floor`).
+    EchoServer {
+        /// tcp://127.0.0.1:PORT or ipc://PATH.
+        #[arg(long)]
+        endpoint: String,
+        /// Exit after this many seconds at most.
+        #[arg(long, default_value_t = 1800)]
+        max_seconds: u64,
+    },
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// A kernel as NAME=COMMAND_TEMPLATE, with {connection_file} in the command. Repeatable.
+    #[arg(long = "kernel", value_name = "NAME=COMMAND")]
+    kernels: Vec<String>,
+    /// The execute code of one kernel, as NAME=CODE (default 1+1). Repeatable.
+    #[arg(long = "code", value_name = "NAME=CODE")]
+    codes: Vec<String>,
+    /// Also measure the libzmq floor.
+    #[arg(long)]
+    floor: bool,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the markdown table here too.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    /// Scenarios to run, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "cold,kernel-info,execute,pipelined"
+    )]
+    scenarios: Vec<String>,
+    /// Cold starts per kernel, at most.
+    #[arg(long, default_value_t = 20)]
+    cold_runs: usize,
+    /// Seconds of cold starts per kernel, at most (fewer runs for slow kernels).
+    #[arg(long, default_value_t = 30.0)]
+    cold_budget_s: f64,
+    /// Seconds a kernel may take to start.
+    #[arg(long, default_value_t = 30.0)]
+    cold_timeout_s: f64,
+    /// Timed round trips per kernel, for kernel_info and for execute.
+    #[arg(long, default_value_t = 2000)]
+    requests: usize,
+    /// Untimed round trips before them.
+    #[arg(long, default_value_t = 200)]
+    warmup: usize,
+    /// Seconds per kernel and round-trip scenario, at most.
+    #[arg(long, default_value_t = 30.0)]
+    scenario_budget_s: f64,
+    /// Executes in flight in the pipelined scenario.
+    #[arg(long, default_value_t = 64)]
+    depth: usize,
+    /// Pipelined executes per kernel, at most.
+    #[arg(long, default_value_t = 20_000)]
+    pipeline_total: usize,
+    /// Seconds of sending in the pipelined scenario, at most.
+    #[arg(long, default_value_t = 10.0)]
+    pipeline_budget_s: f64,
+    /// Timed floor round trips.
+    #[arg(long, default_value_t = 10_000)]
+    floor_requests: usize,
+    /// Untimed floor round trips before them.
+    #[arg(long, default_value_t = 1000)]
+    floor_warmup: usize,
+    /// Pipelined floor messages, at most.
+    #[arg(long, default_value_t = 200_000)]
+    floor_total: usize,
+    /// Rounds that round trips are split into, alternating between columns.
+    #[arg(long, default_value_t = 4)]
+    rounds: usize,
+    /// Seconds any single reply may take.
+    #[arg(long, default_value_t = 10.0)]
+    timeout_s: f64,
+    /// KERNEL_CPU[,CLIENT_CPU]: pin kernels and the echo server, and the bench itself.
+    #[arg(long)]
+    pin: Option<String>,
+}
+
+fn parse_pin(pin: Option<&str>) -> Result<(Option<usize>, Option<usize>), BenchError> {
+    let Some(pin) = pin else {
+        return Ok((None, None));
+    };
+    let cpu = |s: &str| {
+        s.trim()
+            .parse::<usize>()
+            .map_err(|_| BenchError::Usage(format!("--pin {pin:?}: not a CPU")))
+    };
+    match pin.split_once(',') {
+        Some((k, c)) => Ok((Some(cpu(k)?), Some(cpu(c)?))),
+        None => Ok((Some(cpu(pin)?), None)),
+    }
+}
+
+fn compare(args: CompareArgs) -> Result<(), BenchError> {
+    let io = |e: std::io::Error| BenchError::Io(e.to_string());
+    let mut specs = args
+        .kernels
+        .iter()
+        .map(|k| KernelSpec::parse(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    if specs.is_empty() && !args.floor {
+        return Err(BenchError::Usage(
+            "give at least one --kernel, or --floor".to_string(),
+        ));
+    }
+    for (i, spec) in specs.iter().enumerate() {
+        if specs[..i].iter().any(|s| s.name == spec.name) {
+            return Err(BenchError::Usage(format!(
+                "kernel name {} given twice",
+                spec.name
+            )));
+        }
+    }
+    for code in &args.codes {
+        let (name, code) = code
+            .split_once('=')
+            .ok_or_else(|| BenchError::Usage(format!("--code {code:?}: expected NAME=CODE")))?;
+        let spec = specs
+            .iter_mut()
+            .find(|s| s.name == name)
+            .ok_or_else(|| BenchError::Usage(format!("--code {name}: no such --kernel")))?;
+        spec.code = code.to_string();
+    }
+    let known = ["cold", "kernel-info", "execute", "pipelined"];
+    if let Some(bad) = args.scenarios.iter().find(|s| !known.contains(&s.as_str())) {
+        return Err(BenchError::Usage(format!(
+            "unknown scenario {bad:?}; known: {known:?}"
+        )));
+    }
+    let (pin_kernel, pin_client) = parse_pin(args.pin.as_deref())?;
+    if let Some(cpu) = pin_client {
+        // Before the zmq context exists, so that its I/O thread inherits the CPU.
+        sys::pin_current_thread(cpu).map_err(io)?;
+    }
+    sys::install_interrupt_handler();
+    let settings = Settings {
+        cold_runs: args.cold_runs,
+        cold_budget_s: args.cold_budget_s,
+        cold_timeout_s: args.cold_timeout_s,
+        requests: args.requests,
+        warmup: args.warmup,
+        scenario_budget_s: args.scenario_budget_s,
+        depth: args.depth.max(1),
+        pipeline_total: args.pipeline_total,
+        pipeline_budget_s: args.pipeline_budget_s,
+        floor: args.floor,
+        floor_requests: args.floor_requests,
+        floor_warmup: args.floor_warmup,
+        floor_total: args.floor_total,
+        rounds: args.rounds.max(1),
+        timeout_s: args.timeout_s,
+        pin_kernel,
+        pin_client,
+        scenarios: args.scenarios.clone(),
+    };
+    let dir = Workdir::create().map_err(io)?;
+    let ctx = zmq::Context::new();
+    let results = compare::run(&ctx, &specs, &settings, &dir.path);
+    let table = report::markdown(&results);
+    println!("{table}");
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, &table).map_err(io)?;
+    }
+    if let Some(path) = &args.json {
+        report::write_json(&results, path).map_err(io)?;
+    }
+    if results.interrupted {
+        return Err(BenchError::Interrupted);
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Commands::Compare(args) => compare(*args),
+        Commands::EchoServer {
+            endpoint,
+            max_seconds,
+        } => floor::echo_server(&endpoint, Duration::from_secs(max_seconds)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("llmspell-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! The `compare` run: the floor and every kernel through the same scenarios, interleaved
+//! (cold starts alternate run by run; round trips alternate in rounds) so that drift on a
+//! shared machine hits every column alike.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::client::BenchError;
+use crate::floor::{EchoProcess, FloorClient};
+use crate::kernel::KernelSpec;
+use crate::results::{FloorResult, KernelResult, Machine, Results, Settings};
+use crate::session::{cold_start, Session};
+use crate::stats::Summary;
+use crate::sys;
+
+/// Seconds from the command line as a duration, clamped to [0, 1 day] so that adding it
+/// to an `Instant` cannot overflow.
+fn secs(s: f64) -> Duration {
+    let s = if s.is_nan() { 0.0 } else { s };
+    Duration::from_secs_f64(s.clamp(0.0, 86_400.0))
+}
+
+/// Runs the comparison. Errors end a scenario for one column and are recorded; Ctrl-C
+/// ends the run, and every child is stopped by the drop guards on the way out.
+pub fn run(ctx: &zmq::Context, specs: &[KernelSpec], s: &Settings, dir: &Path) -> Results {
+    let started = Instant::now();
+    let mut r = Results {
+        machine: Machine::probe(),
+        settings: s.clone(),
+        floor: None,
+        kernels: specs
+            .iter()
+            .map(|k| KernelResult {
+                name: k.name.clone(),
+                command: k.template.clone(),
+                code: k.code.clone(),
+                ..KernelResult::default()
+            })
+            .collect(),
+        interrupted: false,
+        total_s: 0.0,
+    };
+    let n = specs.len();
+    let mut runner = Runner {
+        ctx,
+        specs,
+        s,
+        dir,
+        seq: 0,
+        timeout: secs(s.timeout_s),
+        samples: Samples {
+            cold: vec![Vec::new(); n],
+            kernel_info: vec![Vec::new(); n],
+            execute: vec![Vec::new(); n],
+            floor: Vec::new(),
+        },
+    };
+    r.interrupted = runner.all(&mut r).is_err();
+    // Whatever was measured counts, also when Ctrl-C cut the run short.
+    for (i, k) in r.kernels.iter_mut().enumerate() {
+        k.cold_start = Summary::from_nanos(&runner.samples.cold[i]);
+        k.kernel_info = Summary::from_nanos(&runner.samples.kernel_info[i]);
+        k.execute = Summary::from_nanos(&runner.samples.execute[i]);
+    }
+    if let Some(f) = r.floor.as_mut() {
+        f.round_trip = Summary::from_nanos(&runner.samples.floor);
+    }
+    r.total_s = started.elapsed().as_secs_f64();
+    r
+}
+
+/// Round `round` (1..=rounds) of `total` requests split into `rounds` near-equal parts
+/// that add up to `total` exactly.
+fn share(total: usize, round: usize, rounds: usize) -> usize {
+    total * round / rounds - total * (round - 1) / rounds
+}
+
+/// Marks a run cut short by Ctrl-C.
+struct Interrupted;
+
+/// Raw samples in nanoseconds, per kernel.
+struct Samples {
+    cold: Vec<Vec<u64>>,
+    kernel_info: Vec<Vec<u64>>,
+    execute: Vec<Vec<u64>>,
+    floor: Vec<u64>,
+}
+
+struct Runner<'a> {
+    ctx: &'a zmq::Context,
+    specs: &'a [KernelSpec],
+    s: &'a Settings,
+    dir: &'a Path,
+    seq: usize,
+    timeout: Duration,
+    samples: Samples,
+}
+
+/// Records `e` under `what`; Err when the run must stop.
+fn record(errors: &mut Vec<String>, what: &str, e: BenchError) -> Result<(), Interrupted> {
+    eprintln!("  {what}: {e}");
+    if e == BenchError::Interrupted {
+        return Err(Interrupted);
+    }
+    errors.push(format!("{what}: {e}"));
+    Ok(())
+}
+
+fn check_interrupt() -> Result<(), Interrupted> {
+    if sys::interrupted() {
+        Err(Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+impl Runner<'_> {
+    fn all(&mut self, r: &mut Results) -> Result<(), Interrupted> {
+        let s = self.s;
+        let mut floor = None;
+        if s.floor {
+            let mut result = FloorResult::default();
+            match self.start_floor(&mut result) {
+                Ok(f) => floor = Some(f),
+                Err(e) => record(&mut result.errors, "floor start", e)?,
+            }
+            r.floor = Some(result);
+        }
+        if s.wants("cold") {
+            self.cold_starts(r)?;
+        }
+        let mut sessions = Vec::new();
+        for (i, spec) in self.specs.iter().enumerate() {
+            check_interrupt()?;
+            eprintln!("starting {} for the warm scenarios", spec.name);
+            self.seq += 1;
+            match Session::start(
+                self.ctx,
+                spec,
+                self.dir,
+                self.seq,
+                s.pin_kernel,
+                secs(s.cold_timeout_s),
+            ) {
+                Ok(session) => sessions.push(Some(session)),
+                Err(e) => {
+                    record(&mut r.kernels[i].errors, "start", e)?;
+                    sessions.push(None);
+                }
+            }
+        }
+        self.round_trips(r, &mut floor, &mut sessions, "kernel-info")?;
+        self.round_trips(r, &mut floor, &mut sessions, "execute")?;
+        if s.wants("pipelined") {
+            eprintln!("pipelined");
+            if let (Some((_, f)), Some(result)) = (floor.as_mut(), r.floor.as_mut()) {
+                match f.pipelined(
+                    s.depth,
+                    s.floor_total,
+                    secs(s.pipeline_budget_s),
+                    self.timeout,
+                ) {
+                    Ok(t) => result.pipelined = Some(t),
+                    Err(e) => record(&mut result.errors, "floor pipelined", e)?,
+                }
+            }
+            for (i, slot) in sessions.iter_mut().enumerate() {
+                let Some(session) = slot else { continue };
+                if s.wants("execute") && self.samples.execute[i].is_empty() {
+                    continue;
+                }
+                let code = &self.specs[i].code;
+                match session.pipelined(
+                    code,
+                    s.depth,
+                    s.pipeline_total,
+                    secs(s.pipeline_budget_s),
+                    self.timeout,
+                ) {
+                    Ok(t) => {
+                        if t.timed_out {
+                            r.kernels[i].errors.push(format!(
+                                "pipelined: {} of {} sent never completed",
+                                t.sent - t.completed,
+                                t.sent
+                            ));
+                        }
+                        r.kernels[i].pipelined = Some(t);
+                    }
+                    Err(e) => record(&mut r.kernels[i].errors, "pipelined", e)?,
+                }
+            }
+        }
+        for (i, slot) in sessions.iter().enumerate() {
+            if let Some(session) = slot {
+                let k = &mut r.kernels[i];
+                k.execute_errors = session.execute_errors;
+                k.bad_signatures += session.client.bad_signatures;
+                k.malformed += session.client.malformed;
+            }
+        }
+        Ok(())
+    }
+
+    fn start_floor(
+        &mut self,
+        result: &mut FloorResult,
+    ) -> Result<(EchoProcess, FloorClient), BenchError> {
+        let echo = EchoProcess::spawn(self.s.pin_kernel)?;
+        let mut client =
+            FloorClient::connect(self.ctx, &echo.endpoint, Instant::now() + secs(10.0))?;
+        client.round_trips(
+            self.s.floor_warmup,
+            secs(self.s.scenario_budget_s),
+            self.timeout,
+        )?;
+        result.endpoint = echo.endpoint.clone();
+        result.frame_sizes = client.frame_sizes();
+        Ok((echo, client))
+    }
+
+    fn cold_starts(&mut self, r: &mut Results) -> Result<(), Interrupted> {
+        let n = self.specs.len();
+        let (mut spent, mut failed) = (vec![Duration::ZERO; n], vec![false; n]);
+        let budget = secs(self.s.cold_budget_s);
+        for run in 0..self.s.cold_runs {
+            for (i, spec) in self.specs.iter().enumerate() {
+                check_interrupt()?;
+                if failed[i] || spent[i] >= budget {
+                    continue;
+                }
+                eprintln!("cold start {} #{}", spec.name, run + 1);
+                self.seq += 1;
+                let t0 = Instant::now();
+                let timeout = secs(self.s.cold_timeout_s);
+                match cold_start(
+                    self.ctx,
+                    spec,
+                    self.dir,
+                    self.seq,
+                    self.s.pin_kernel,
+                    timeout,
+                ) {
+                    Ok(ns) => self.samples.cold[i].push(ns),
+                    Err(e) => {
+                        failed[i] = true;
+                        record(&mut r.kernels[i].errors, "cold start", e)?;
+                    }
+                }
+                spent[i] += t0.elapsed();
+            }
+        }
+        Ok(())
+    }
+
+    /// Warmup, then `rounds` rounds that visit the floor (in the first round-trip scenario
+    /// only) and each kernel in turn, adding to `self.samples`.
+    fn round_trips(
+        &mut self,
+        r: &mut Results,
+        floor: &mut Option<(EchoProcess, FloorClient)>,
+        sessions: &mut [Option<Session>],
+        scenario: &str,
+    ) -> Result<(), Interrupted> {
+        let s = self.s;
+        if !s.wants(scenario) {
+            return Ok(());
+        }
+        eprintln!("{scenario} round trips");
+        let budget = secs(s.scenario_budget_s);
+        let rounds = s.rounds.max(1);
+        let with_floor =
+            r.floor.as_ref().is_some_and(|f| f.errors.is_empty()) && self.samples.floor.is_empty();
+        let mut spent = vec![Duration::ZERO; sessions.len()];
+        let mut failed = vec![false; sessions.len()];
+        for round in 0..=rounds {
+            // Round 0 is the warmup.
+            let chunk = |total: usize| {
+                if round == 0 {
+                    s.warmup
+                } else {
+                    share(total, round, rounds)
+                }
+            };
+            if let (Some((_, f)), Some(result)) = (floor.as_mut(), r.floor.as_mut()) {
+                if round > 0 && with_floor && result.errors.is_empty() {
+                    match f.round_trips(chunk(s.floor_requests), budget, self.timeout) {
+                        Ok(v) => self.samples.floor.extend(v),
+                        Err(e) => record(&mut result.errors, "floor round trip", e)?,
+                    }
+                }
+            }
+            for (i, slot) in sessions.iter_mut().enumerate() {
+                check_interrupt()?;
+                let Some(session) = slot else { continue };
+                if failed[i] || spent[i] >= budget {
+                    continue;
+                }
+                let code = &self.specs[i].code;
+                let t0 = Instant::now();
+                for _ in 0..chunk(s.requests) {
+                    let sample = if scenario == "execute" {
+                        session.execute(code, self.timeout)
+                    } else {
+                        session.kernel_info(self.timeout)
+                    };
+                    match sample {
+                        Ok(ns) if round > 0 => {
+                            let samples = if scenario == "execute" {
+                                &mut self.samples.execute
+                            } else {
+                                &mut self.samples.kernel_info
+                            };
+                            samples[i].push(ns);
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            let dead = matches!(e, BenchError::KernelExited(_));
+                            failed[i] = true;
+                            record(&mut r.kernels[i].errors, scenario, e)?;
+                            if dead {
+                                *slot = None;
+                            }
+                            break;
+                        }
+                    }
+                    // The warmup has the budget to itself; the timed rounds share one.
+                    let used = if round > 0 { spent[i] } else { Duration::ZERO };
+                    if t0.elapsed() + used >= budget {
+                        break;
+                    }
+                }
+                if round > 0 {
+                    spent[i] += t0.elapsed();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_add_up() {
+        for (total, rounds) in [(50, 4), (2000, 4), (3, 4), (0, 3), (7, 1)] {
+            let parts: Vec<usize> = (1..=rounds).map(|r| share(total, r, rounds)).collect();
+            assert_eq!(parts.iter().sum::<usize>(), total);
+            assert!(parts.iter().max().unwrap() - parts.iter().min().unwrap() <= 1);
+        }
+        assert!(secs(f64::NAN).is_zero() && secs(-1.0).is_zero());
+        assert_eq!(secs(1e300), Duration::from_secs(86_400));
+    }
+}

@@ -1,0 +1,254 @@
+//! The libzmq floor: a ROUTER echo server in a child process of this binary, and a DEALER
+//! in the bench sending a Jupyter-shaped 6-frame message (delimiter, 64-byte hex HMAC,
+//! ~150-byte header, `{}`, `{}`, 42-byte content). No JSON, no signing per message: what
+//! is left is the transport, the cost every kernel pays at least.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::client::{build_frames, BenchError, Signer};
+use crate::kernel::free_ports;
+use crate::stats::Throughput;
+use crate::sys;
+
+/// The 42-byte content of the floor message.
+pub const FLOOR_CONTENT: &str = r#"{"code":"1+1","silent":false,"allow":true}"#;
+
+/// The floor message's msg_id and session, short enough for a ~150-byte header.
+const FLOOR_ID: &str = "ffffffff";
+const FLOOR_SESSION: &str = "ssssssss";
+
+/// Runs a ROUTER echo server on `endpoint` (loopback or ipc only) for at most `lifetime`,
+/// sending every message back unchanged, identity frame included.
+pub fn echo_server(endpoint: &str, lifetime: Duration) -> Result<(), BenchError> {
+    if !(endpoint.starts_with("tcp://127.0.0.1:") || endpoint.starts_with("ipc://")) {
+        return Err(BenchError::Usage(format!(
+            "{endpoint}: only tcp://127.0.0.1 or ipc://"
+        )));
+    }
+    sys::install_interrupt_handler();
+    let ctx = zmq::Context::new();
+    let router = ctx.socket(zmq::ROUTER)?;
+    router.set_linger(0)?;
+    router.set_rcvhwm(0)?;
+    router.set_sndhwm(0)?;
+    router.bind(endpoint)?;
+    let end = Instant::now() + lifetime;
+    while Instant::now() < end && !sys::interrupted() {
+        match router.poll(zmq::POLLIN, 100) {
+            Ok(0) | Err(zmq::Error::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(e.into()),
+        }
+        'messages: loop {
+            let mut flags = zmq::DONTWAIT;
+            loop {
+                let mut part = zmq::Message::new();
+                match router.recv(&mut part, flags) {
+                    Ok(()) => {}
+                    Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => break 'messages,
+                    Err(e) => return Err(e.into()),
+                }
+                // Later parts of a message are already here: zmq delivers messages whole.
+                flags = 0;
+                let more = part.get_more();
+                router.send(part, if more { zmq::SNDMORE } else { 0 })?;
+                if !more {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The echo server child, stopped by pid on drop.
+pub struct EchoProcess {
+    child: Child,
+    /// Where it listens.
+    pub endpoint: String,
+}
+
+impl EchoProcess {
+    /// Starts `<this binary> echo-server --endpoint tcp://127.0.0.1:PORT`.
+    pub fn spawn(pin: Option<usize>) -> Result<EchoProcess, BenchError> {
+        let io = |e: std::io::Error| BenchError::Io(e.to_string());
+        let port = free_ports(1).map_err(io)?[0];
+        let endpoint = format!("tcp://127.0.0.1:{port}");
+        let exe = std::env::current_exe().map_err(io)?;
+        let mut command = Command::new(exe);
+        command
+            .args(["echo-server", "--endpoint", &endpoint])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        sys::configure_child(&mut command, pin).map_err(io)?;
+        let child = command.spawn().map_err(io)?;
+        Ok(EchoProcess { child, endpoint })
+    }
+}
+
+impl Drop for EchoProcess {
+    fn drop(&mut self) {
+        sys::terminate(&mut self.child, Duration::from_secs(2));
+    }
+}
+
+/// The floor's DEALER and the message it sends.
+pub struct FloorClient {
+    socket: zmq::Socket,
+    frames: Vec<Vec<u8>>,
+    part: zmq::Message,
+}
+
+impl FloorClient {
+    /// Connects and waits (until `deadline`) for the first echo.
+    pub fn connect(
+        ctx: &zmq::Context,
+        endpoint: &str,
+        deadline: Instant,
+    ) -> Result<FloorClient, BenchError> {
+        let socket = ctx.socket(zmq::DEALER)?;
+        socket.set_linger(0)?;
+        socket.set_rcvhwm(0)?;
+        socket.set_sndhwm(0)?;
+        socket.connect(endpoint)?;
+        let signer = Signer::new(b"floor-key");
+        let frames = build_frames(
+            &signer,
+            FLOOR_ID,
+            FLOOR_SESSION,
+            "execute_request",
+            FLOOR_CONTENT,
+        );
+        let mut client = FloorClient {
+            socket,
+            frames,
+            part: zmq::Message::new(),
+        };
+        client.send()?;
+        client.recv(deadline)?;
+        Ok(client)
+    }
+
+    /// The frames sent, for the report.
+    pub fn frame_sizes(&self) -> Vec<usize> {
+        self.frames.iter().map(Vec::len).collect()
+    }
+
+    fn send(&self) -> Result<(), BenchError> {
+        self.socket
+            .send_multipart(self.frames.iter().map(|f| &f[..]), 0)?;
+        Ok(())
+    }
+
+    /// Receives one whole message, waiting until `deadline`.
+    fn recv(&mut self, deadline: Instant) -> Result<(), BenchError> {
+        loop {
+            match self.socket.recv(&mut self.part, zmq::DONTWAIT) {
+                Ok(()) => break,
+                Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+            if sys::interrupted() {
+                return Err(BenchError::Interrupted);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(BenchError::Timeout("the floor echo".to_string()));
+            }
+            let left = (deadline - now).min(Duration::from_millis(100));
+            let ms = i64::try_from(left.as_micros().div_ceil(1000)).unwrap_or(100);
+            match self.socket.poll(zmq::POLLIN, ms) {
+                Ok(_) | Err(zmq::Error::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // The rest of a message arrives with its first part.
+        while self.part.get_more() {
+            self.socket.recv(&mut self.part, 0)?;
+        }
+        Ok(())
+    }
+
+    /// Times up to `n` round trips, stopping at `budget`; each waits at most `timeout`.
+    pub fn round_trips(
+        &mut self,
+        n: usize,
+        budget: Duration,
+        timeout: Duration,
+    ) -> Result<Vec<u64>, BenchError> {
+        let end = Instant::now() + budget;
+        let mut samples = Vec::with_capacity(n);
+        while samples.len() < n && Instant::now() < end {
+            let t0 = Instant::now();
+            self.send()?;
+            self.recv(t0 + timeout)?;
+            samples.push(u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        }
+        Ok(samples)
+    }
+
+    /// Keeps `depth` messages in flight until `total` are echoed or `budget` runs out.
+    pub fn pipelined(
+        &mut self,
+        depth: usize,
+        total: usize,
+        budget: Duration,
+        timeout: Duration,
+    ) -> Result<Throughput, BenchError> {
+        let t0 = Instant::now();
+        let end = t0 + budget;
+        let (mut sent, mut done) = (0, 0);
+        while sent < depth.min(total) {
+            self.send()?;
+            sent += 1;
+        }
+        let mut last = t0;
+        while done < sent {
+            match self.recv(Instant::now() + timeout) {
+                Ok(()) => {}
+                Err(BenchError::Timeout(_)) => break,
+                Err(e) => return Err(e),
+            }
+            done += 1;
+            last = Instant::now();
+            if sent < total && last < end {
+                self.send()?;
+                sent += 1;
+            }
+        }
+        Ok(Throughput::new(total, sent, done, depth, last - t0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floor_message_is_jupyter_shaped() {
+        assert_eq!(FLOOR_CONTENT.len(), 42);
+        let signer = Signer::new(b"floor-key");
+        let frames = build_frames(
+            &signer,
+            FLOOR_ID,
+            FLOOR_SESSION,
+            "execute_request",
+            FLOOR_CONTENT,
+        );
+        let sizes: Vec<usize> = frames.iter().map(Vec::len).collect();
+        assert_eq!(sizes[..2], [9, 64]);
+        assert!(
+            (140..=170).contains(&sizes[2]),
+            "header is {} bytes",
+            sizes[2]
+        );
+        assert_eq!(sizes[3..], [2, 2, 42]);
+    }
+
+    #[test]
+    fn echo_server_refuses_public_endpoints() {
+        let err = echo_server("tcp://0.0.0.0:1", Duration::from_millis(1)).unwrap_err();
+        assert!(matches!(err, BenchError::Usage(_)));
+    }
+}

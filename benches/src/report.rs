@@ -1,0 +1,287 @@
+//! The report: one markdown table (rows are scenarios, columns the floor and each kernel,
+//! then ratios) with notes on counts and errors, and the full results as JSON.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use crate::results::{KernelResult, Results};
+use crate::stats::{Summary, Throughput};
+
+/// One table cell.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Cell {
+    /// A latency in microseconds: smaller is better.
+    Micros(f64),
+    /// A rate per second: larger is better.
+    Rate(f64),
+    /// Not measured.
+    Empty,
+}
+
+/// A table row: its label, the floor's cell and a kernel's cell.
+struct Row {
+    label: String,
+    floor: Cell,
+    kernel: Box<dyn Fn(&KernelResult) -> Cell>,
+}
+
+/// Picks one statistic of a summary.
+type Pick = fn(&Summary) -> f64;
+
+fn lat(summary: Option<&Summary>, pick: Pick) -> Cell {
+    summary.map_or(Cell::Empty, |s| Cell::Micros(pick(s)))
+}
+
+fn rate(t: Option<&Throughput>) -> Cell {
+    t.filter(|t| t.completed > 0)
+        .map_or(Cell::Empty, |t| Cell::Rate(t.per_sec))
+}
+
+/// Formats microseconds with three significant digits, in µs or ms.
+pub fn format_micros(us: f64) -> String {
+    if us >= 100_000.0 {
+        format!("{:.0} ms", us / 1000.0)
+    } else if us >= 10_000.0 {
+        format!("{:.1} ms", us / 1000.0)
+    } else if us >= 1000.0 {
+        format!("{:.2} ms", us / 1000.0)
+    } else if us >= 100.0 {
+        format!("{us:.0} µs")
+    } else if us >= 10.0 {
+        format!("{us:.1} µs")
+    } else {
+        format!("{us:.2} µs")
+    }
+}
+
+/// Formats a rate with thousands separators.
+pub fn format_rate(per_sec: f64) -> String {
+    if per_sec < 100.0 {
+        return format!("{per_sec:.1} msg/s");
+    }
+    let digits = format!("{per_sec:.0}");
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out + " msg/s"
+}
+
+fn format_cell(cell: Cell) -> String {
+    match cell {
+        Cell::Micros(us) => format_micros(us),
+        Cell::Rate(r) => format_rate(r),
+        Cell::Empty => "—".to_string(),
+    }
+}
+
+/// How many times slower `a` is than `b`: a time ratio, or the inverse rate ratio.
+fn ratio(a: Cell, b: Cell) -> String {
+    let x = match (a, b) {
+        (Cell::Micros(a), Cell::Micros(b)) if b > 0.0 => a / b,
+        (Cell::Rate(a), Cell::Rate(b)) if a > 0.0 => b / a,
+        _ => return "—".to_string(),
+    };
+    if x >= 100.0 {
+        format!("{x:.0}×")
+    } else if x >= 10.0 {
+        format!("{x:.1}×")
+    } else {
+        format!("{x:.2}×")
+    }
+}
+
+fn rows(r: &Results) -> Vec<Row> {
+    let floor = r.floor.as_ref();
+    let floor_rt = floor.and_then(|f| f.round_trip.as_ref());
+    let floor_rate = rate(floor.and_then(|f| f.pipelined.as_ref()));
+    let stats: [(&str, Pick); 4] = [
+        ("p50", |s| s.p50_us),
+        ("p99", |s| s.p99_us),
+        ("p99.9", |s| s.p999_us),
+        ("mean", |s| s.mean_us),
+    ];
+    let mut rows = Vec::new();
+    for (name, pick) in &stats[..2] {
+        let pick = *pick;
+        rows.push(Row {
+            label: format!("cold start, spawn to kernel_info_reply, {name}"),
+            floor: Cell::Empty,
+            kernel: Box::new(move |k| lat(k.cold_start.as_ref(), pick)),
+        });
+    }
+    for (name, pick) in stats {
+        rows.push(Row {
+            label: format!("kernel_info round trip, {name}"),
+            floor: lat(floor_rt, pick),
+            kernel: Box::new(move |k| lat(k.kernel_info.as_ref(), pick)),
+        });
+    }
+    for (name, pick) in stats {
+        rows.push(Row {
+            label: format!("execute, reply + iopub idle, {name}"),
+            floor: lat(floor_rt, pick),
+            kernel: Box::new(move |k| lat(k.execute.as_ref(), pick)),
+        });
+    }
+    rows.push(Row {
+        label: format!("pipelined executes, {} in flight", r.settings.depth),
+        floor: floor_rate,
+        kernel: Box::new(|k| rate(k.pipelined.as_ref())),
+    });
+    rows
+}
+
+/// The markdown report: the table, then notes.
+pub fn markdown(r: &Results) -> String {
+    let has_floor = r.floor.is_some();
+    let mut header = vec!["scenario".to_string()];
+    if has_floor {
+        header.push("libzmq floor".to_string());
+    }
+    header.extend(r.kernels.iter().map(|k| k.name.clone()));
+    if has_floor {
+        header.extend(r.kernels.iter().map(|k| format!("{} ÷ floor", k.name)));
+    }
+    let first = r.kernels.first();
+    header.extend(
+        r.kernels
+            .iter()
+            .skip(1)
+            .map(|k| format!("{} ÷ {}", k.name, r.kernels[0].name)),
+    );
+
+    let mut out = String::new();
+    // Writing to a String cannot fail, here and below.
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", " --- |".repeat(header.len()));
+    for row in rows(r) {
+        let cells: Vec<Cell> = r.kernels.iter().map(|k| (row.kernel)(k)).collect();
+        let mut line = vec![row.label.clone()];
+        if has_floor {
+            line.push(format_cell(row.floor));
+        }
+        line.extend(cells.iter().map(|c| format_cell(*c)));
+        if has_floor {
+            line.extend(cells.iter().map(|c| ratio(*c, row.floor)));
+        }
+        if first.is_some() {
+            line.extend(cells.iter().skip(1).map(|c| ratio(*c, cells[0])));
+        }
+        let _ = writeln!(out, "| {} |", line.join(" | "));
+    }
+    out.push('\n');
+    notes(r, &mut out);
+    out
+}
+
+fn notes(r: &Results, out: &mut String) {
+    let s = &r.settings;
+    let m = &r.machine;
+    let _ = writeln!(out, "- A ÷ B: how many times slower A is than B (time ratio; for msg/s, the inverse rate ratio).");
+    let _ = writeln!(
+        out,
+        "- Machine: {} CPUs, {}, Linux {}. Pinning: kernel {}, client {}. Run took {:.1} s{}.",
+        m.cpus,
+        m.cpu_model,
+        m.kernel_release,
+        s.pin_kernel
+            .map_or("none".to_string(), |c| format!("CPU {c}")),
+        s.pin_client
+            .map_or("none".to_string(), |c| format!("CPU {c}")),
+        r.total_s,
+        if r.interrupted { ", INTERRUPTED" } else { "" }
+    );
+    let _ = writeln!(
+        out,
+        "- Round trips: {} per kernel and scenario after {} warmup, in {} alternating rounds; timeout {} s per reply.",
+        s.requests, s.warmup, s.rounds, s.timeout_s
+    );
+    if let Some(f) = &r.floor {
+        let n = f.round_trip.as_ref().map_or(0, |x| x.count);
+        let _ = writeln!(
+            out,
+            "- Floor: DEALER -> ROUTER echo child on {}, frames {:?} bytes, {n} round trips{}.",
+            f.endpoint,
+            f.frame_sizes,
+            f.pipelined.as_ref().map_or(String::new(), pipelined_note)
+        );
+        for e in &f.errors {
+            let _ = writeln!(out, "- Floor error: {}", e.replace('\n', "\n  "));
+        }
+    }
+    for k in &r.kernels {
+        let n = |x: &Option<Summary>| x.as_ref().map_or(0, |x| x.count);
+        let _ = writeln!(
+            out,
+            "- {}: `{}`, code `{}`; {} cold starts, {} kernel_info, {} executes{}.",
+            k.name,
+            k.command,
+            k.code,
+            n(&k.cold_start),
+            n(&k.kernel_info),
+            n(&k.execute),
+            k.pipelined.as_ref().map_or(String::new(), pipelined_note)
+        );
+        if k.execute_errors + k.bad_signatures + k.malformed > 0 {
+            let _ = writeln!(
+                out,
+                "- {}: {} execute replies not ok, {} bad signatures, {} malformed messages.",
+                k.name, k.execute_errors, k.bad_signatures, k.malformed
+            );
+        }
+        for e in &k.errors {
+            let _ = writeln!(out, "- {} error: {}", k.name, e.replace('\n', "\n  "));
+        }
+    }
+}
+
+fn pipelined_note(t: &Throughput) -> String {
+    format!(
+        "; pipelined {} of {} requested ({} sent) in {:.2} s{}{}",
+        t.completed,
+        t.requested,
+        t.sent,
+        t.elapsed_s,
+        if t.budget_hit {
+            ", time budget hit"
+        } else {
+            ""
+        },
+        if t.timed_out { ", TIMED OUT" } else { "" }
+    )
+}
+
+/// Writes the results as pretty JSON.
+pub fn write_json(r: &Results, path: &Path) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
+    std::fs::write(path, text + "\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_numbers() {
+        assert_eq!(format_micros(867.4), "867 µs");
+        assert_eq!(format_micros(3310.0), "3.31 ms");
+        assert_eq!(format_micros(20.83), "20.8 µs");
+        assert_eq!(format_micros(272_000.0), "272 ms");
+        assert_eq!(format_rate(233_000.4), "233,000 msg/s");
+        assert_eq!(format_rate(371.0), "371 msg/s");
+        assert_eq!(format_rate(1_234_567.0), "1,234,567 msg/s");
+        assert_eq!(format_rate(88.0), "88.0 msg/s");
+    }
+
+    #[test]
+    fn ratios_mean_times_slower() {
+        assert_eq!(ratio(Cell::Micros(300.0), Cell::Micros(100.0)), "3.00×");
+        assert_eq!(ratio(Cell::Rate(100.0), Cell::Rate(2500.0)), "25.0×");
+        assert_eq!(ratio(Cell::Rate(100.0), Cell::Empty), "—");
+        assert_eq!(ratio(Cell::Micros(1.0), Cell::Micros(0.0)), "—");
+    }
+}

@@ -1,0 +1,153 @@
+//! What a `compare` run is asked to do and what it produces: settings and results, as
+//! the report prints them and the JSON file stores them.
+
+use serde::Serialize;
+
+use crate::stats::{Summary, Throughput};
+
+/// What to run and how much of it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Settings {
+    /// Cold starts per kernel, at most.
+    pub cold_runs: usize,
+    /// Seconds of cold starts per kernel, at most.
+    pub cold_budget_s: f64,
+    /// Seconds a cold start may take before it counts as failed.
+    pub cold_timeout_s: f64,
+    /// Timed round trips per kernel and scenario (kernel_info, execute).
+    pub requests: usize,
+    /// Untimed round trips before them.
+    pub warmup: usize,
+    /// Seconds per kernel and round-trip scenario, at most.
+    pub scenario_budget_s: f64,
+    /// Executes in flight in the pipelined scenario.
+    pub depth: usize,
+    /// Pipelined executes per kernel, at most.
+    pub pipeline_total: usize,
+    /// Seconds of sending in the pipelined scenario, at most.
+    pub pipeline_budget_s: f64,
+    /// Whether to measure the libzmq floor.
+    pub floor: bool,
+    /// Timed floor round trips.
+    pub floor_requests: usize,
+    /// Untimed floor round trips before them.
+    pub floor_warmup: usize,
+    /// Pipelined floor messages, at most.
+    pub floor_total: usize,
+    /// Rounds the round trips are split into, alternating between columns.
+    pub rounds: usize,
+    /// Seconds any single reply may take.
+    pub timeout_s: f64,
+    /// The CPU of the kernels and the echo server.
+    pub pin_kernel: Option<usize>,
+    /// The CPU of the bench itself.
+    pub pin_client: Option<usize>,
+    /// Which kernel scenarios run: cold, kernel-info, execute, pipelined.
+    pub scenarios: Vec<String>,
+}
+
+impl Settings {
+    /// Whether `scenario` is among the ones asked for.
+    pub fn wants(&self, scenario: &str) -> bool {
+        self.scenarios.iter().any(|s| s == scenario)
+    }
+}
+
+/// The floor's figures.
+#[derive(Debug, Default, Serialize)]
+pub struct FloorResult {
+    /// The echo server's endpoint.
+    pub endpoint: String,
+    /// Sizes of the six frames sent.
+    pub frame_sizes: Vec<usize>,
+    /// Round trips.
+    pub round_trip: Option<Summary>,
+    /// Pipelined echoes.
+    pub pipelined: Option<Throughput>,
+    /// What went wrong.
+    pub errors: Vec<String>,
+}
+
+/// One kernel's figures.
+#[derive(Debug, Default, Serialize)]
+pub struct KernelResult {
+    /// The column name.
+    pub name: String,
+    /// The command template.
+    pub command: String,
+    /// The code executed.
+    pub code: String,
+    /// Spawn to first kernel_info_reply.
+    pub cold_start: Option<Summary>,
+    /// kernel_info round trips.
+    pub kernel_info: Option<Summary>,
+    /// Execute round trips (reply and idle).
+    pub execute: Option<Summary>,
+    /// Pipelined executes.
+    pub pipelined: Option<Throughput>,
+    /// Execute replies whose status was not ok.
+    pub execute_errors: u64,
+    /// Messages dropped for a bad signature.
+    pub bad_signatures: u64,
+    /// Messages dropped as unparsable.
+    pub malformed: u64,
+    /// What went wrong, per scenario.
+    pub errors: Vec<String>,
+}
+
+/// The machine the run happened on.
+#[derive(Debug, Serialize)]
+pub struct Machine {
+    /// CPUs of the machine.
+    pub cpus: usize,
+    /// The CPU model, from /proc/cpuinfo.
+    pub cpu_model: String,
+    /// The Linux release.
+    pub kernel_release: String,
+}
+
+impl Machine {
+    /// Reads the CPU count, model and Linux release.
+    pub fn probe() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']))
+            })
+            .unwrap_or("unknown")
+            .to_string();
+        Machine {
+            // Counted from /proc/cpuinfo: with --pin, the bench's own affinity says 1.
+            cpus: match cpuinfo
+                .lines()
+                .filter(|l| l.starts_with("processor"))
+                .count()
+            {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            },
+            cpu_model,
+            kernel_release: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map_or_else(|_| "unknown".to_string(), |s| s.trim().to_string()),
+        }
+    }
+}
+
+/// Everything a run produced.
+#[derive(Debug, Serialize)]
+pub struct Results {
+    /// Where.
+    pub machine: Machine,
+    /// With what settings.
+    pub settings: Settings,
+    /// The floor, when asked for.
+    pub floor: Option<FloorResult>,
+    /// One entry per `--kernel`, in order.
+    pub kernels: Vec<KernelResult>,
+    /// The run was cut short by Ctrl-C.
+    pub interrupted: bool,
+    /// Seconds the whole run took.
+    pub total_s: f64,
+}

@@ -1,0 +1,144 @@
+//! Latency and throughput summaries: nearest-rank percentiles over raw samples.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// A latency distribution, in microseconds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    /// How many samples were taken.
+    pub count: usize,
+    /// The arithmetic mean.
+    pub mean_us: f64,
+    /// The smallest sample.
+    pub min_us: f64,
+    /// The median (nearest rank).
+    pub p50_us: f64,
+    /// The 99th percentile (nearest rank).
+    pub p99_us: f64,
+    /// The 99.9th percentile (nearest rank); equal to the maximum below 1,000 samples.
+    pub p999_us: f64,
+    /// The largest sample.
+    pub max_us: f64,
+}
+
+impl Summary {
+    /// Summarizes samples given in nanoseconds; `None` when there are none.
+    pub fn from_nanos(samples: &[u64]) -> Option<Summary> {
+        if samples.is_empty() {
+            return None;
+        }
+        let mut sorted = samples.to_vec();
+        sorted.sort_unstable();
+        let sum: u128 = sorted.iter().map(|&s| u128::from(s)).sum();
+        let us = |ns: u64| ns as f64 / 1_000.0;
+        Some(Summary {
+            count: sorted.len(),
+            mean_us: sum as f64 / sorted.len() as f64 / 1_000.0,
+            min_us: us(sorted[0]),
+            p50_us: us(percentile(&sorted, 50.0)),
+            p99_us: us(percentile(&sorted, 99.0)),
+            p999_us: us(percentile(&sorted, 99.9)),
+            max_us: us(sorted[sorted.len() - 1]),
+        })
+    }
+}
+
+/// The nearest-rank percentile `p` (0 < p <= 100) of sorted, non-empty samples: the
+/// smallest sample such that at least p% of the samples are at or below it.
+pub fn percentile(sorted: &[u64], p: f64) -> u64 {
+    debug_assert!(!sorted.is_empty());
+    let n = sorted.len();
+    // Round before ceil so that 99.9% of 1000 is rank 999, not 1000 through float error.
+    let exact = (p / 100.0 * n as f64 * 1e6).round() / 1e6;
+    let rank = (exact.ceil() as usize).clamp(1, n);
+    sorted[rank - 1]
+}
+
+/// What a pipelined run achieved.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Throughput {
+    /// Requests asked for.
+    pub requested: usize,
+    /// Requests sent.
+    pub sent: usize,
+    /// Requests completed (for executes: reply and idle both seen).
+    pub completed: usize,
+    /// Requests kept in flight.
+    pub depth: usize,
+    /// Seconds from the first send to the last completion.
+    pub elapsed_s: f64,
+    /// Completions per second.
+    pub per_sec: f64,
+    /// The time budget ran out before all requests were sent.
+    pub budget_hit: bool,
+    /// Some requests never completed within the timeout.
+    pub timed_out: bool,
+}
+
+impl Throughput {
+    /// Builds the record and computes the rate.
+    pub fn new(
+        requested: usize,
+        sent: usize,
+        completed: usize,
+        depth: usize,
+        elapsed: Duration,
+    ) -> Throughput {
+        let elapsed_s = elapsed.as_secs_f64();
+        Throughput {
+            requested,
+            sent,
+            completed,
+            depth,
+            elapsed_s,
+            per_sec: if elapsed_s > 0.0 {
+                completed as f64 / elapsed_s
+            } else {
+                0.0
+            },
+            budget_hit: sent < requested,
+            timed_out: completed < sent,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let samples: Vec<u64> = (1..=1000).rev().collect();
+        let s = Summary::from_nanos(&samples).unwrap();
+        assert_eq!(s.count, 1000);
+        assert_eq!(s.p50_us, 0.5);
+        assert_eq!(s.p99_us, 0.99);
+        assert_eq!(s.p999_us, 0.999);
+        assert_eq!(s.min_us, 0.001);
+        assert_eq!(s.max_us, 1.0);
+        assert!((s.mean_us - 0.5005).abs() < 1e-12);
+    }
+
+    #[test]
+    fn small_sample_percentiles() {
+        assert_eq!(percentile(&[7], 50.0), 7);
+        assert_eq!(percentile(&[7], 99.9), 7);
+        assert_eq!(percentile(&[1, 2], 50.0), 1);
+        assert_eq!(percentile(&[1, 2], 50.1), 2);
+        assert_eq!(percentile(&[10, 20, 30, 40], 99.0), 40);
+        assert_eq!(percentile(&[10, 20, 30, 40], 25.0), 10);
+        assert!(Summary::from_nanos(&[]).is_none());
+    }
+
+    #[test]
+    fn throughput_rates() {
+        let t = Throughput::new(100, 80, 70, 8, Duration::from_secs(2));
+        assert_eq!(t.per_sec, 35.0);
+        assert!(t.budget_hit && t.timed_out);
+        let t = Throughput::new(10, 10, 10, 8, Duration::ZERO);
+        assert_eq!(t.per_sec, 0.0);
+        assert!(!t.budget_hit && !t.timed_out);
+    }
+}
