@@ -257,7 +257,10 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { kernel_mode: true, script_args: Vec::new() }
+        EngineConfig {
+            kernel_mode: true,
+            script_args: Vec::new(),
+        }
     }
 }
 
@@ -270,5 +273,16 @@ pub struct EngineIo {
     pub input: crossbeam_channel::Receiver<InputReply>,
 }
 
+mod complete;
+mod display;
+mod errors;
+mod format;
+mod help;
+mod inspect;
 mod lua;
+mod shared;
+mod stdio;
+#[cfg(test)]
+mod tests;
+
 pub use lua::Engine;
