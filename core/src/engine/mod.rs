@@ -273,5 +273,16 @@ pub struct EngineIo {
     pub input: crossbeam_channel::Receiver<InputReply>,
 }
 
+mod complete;
+mod display;
+mod errors;
+mod format;
+mod help;
+mod inspect;
 mod lua;
+mod shared;
+mod stdio;
+#[cfg(test)]
+mod tests;
+
 pub use lua::Engine;
