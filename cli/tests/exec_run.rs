@@ -12,7 +12,6 @@ use std::process::Stdio;
 use common::{stderr, stdout, Sandbox};
 
 #[test]
-#[ignore = "needs the embedded kernel (llmspell-core integration)"]
 fn exec_prints_stdout() {
     let sb = Sandbox::new("ex-print");
     let out = sb.run(&["exec", "print(1+1)"]);
@@ -22,7 +21,6 @@ fn exec_prints_stdout() {
 }
 
 #[test]
-#[ignore = "needs the embedded kernel (llmspell-core integration)"]
 fn exec_expression_prints_its_value() {
     let sb = Sandbox::new("ex-expr");
     let out = sb.run(&["exec", "1+1"]);
@@ -31,7 +29,6 @@ fn exec_expression_prints_its_value() {
 }
 
 #[test]
-#[ignore = "needs the embedded kernel (llmspell-core integration)"]
 fn exec_error_exits_1_with_the_message_on_stderr() {
     let sb = Sandbox::new("ex-err");
     let out = sb.run(&["exec", "error(\"boom-x\")"]);
@@ -41,7 +38,6 @@ fn exec_error_exits_1_with_the_message_on_stderr() {
 }
 
 #[test]
-#[ignore = "needs the embedded kernel (llmspell-core integration)"]
 fn exec_streams_go_to_their_own_fds() {
     let sb = Sandbox::new("ex-streams");
     let out = sb.run(&["exec", "io.write('out') io.stderr:write('err')"]);
@@ -51,7 +47,6 @@ fn exec_streams_go_to_their_own_fds() {
 }
 
 #[test]
-#[ignore = "needs the embedded kernel (llmspell-core integration)"]
 fn exec_dash_reads_code_from_stdin() {
     let sb = Sandbox::new("ex-stdin");
     let mut child = sb
@@ -73,7 +68,6 @@ fn exec_dash_reads_code_from_stdin() {
 }
 
 #[test]
-#[ignore = "needs the embedded kernel (llmspell-core integration)"]
 fn run_passes_args_and_os_exit_sets_the_exit_code() {
     let sb = Sandbox::new("ex-run");
     let script = sb.root().join("s.lua");
@@ -89,7 +83,6 @@ fn run_passes_args_and_os_exit_sets_the_exit_code() {
 }
 
 #[test]
-#[ignore = "needs the embedded kernel (llmspell-core integration)"]
 fn run_error_names_the_script() {
     let sb = Sandbox::new("ex-run-err");
     let script = sb.root().join("bad.lua");
