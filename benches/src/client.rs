@@ -281,7 +281,9 @@ impl Client {
             }
             // Take what is already queued before asking the OS: under load the sockets are
             // rarely empty, and a poll per message would cost the client more than the kernel.
-            if self.drain_one(Channel::Shell, &mut on)? || self.drain_one(Channel::Iopub, &mut on)? {
+            if self.drain_one(Channel::Shell, &mut on)?
+                || self.drain_one(Channel::Iopub, &mut on)?
+            {
                 return Ok(());
             }
             let now = Instant::now();

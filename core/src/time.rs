@@ -23,20 +23,34 @@ impl Timestamp {
     /// Writes the timestamp as ISO 8601 with microseconds and a `Z`, as Jupyter headers carry
     /// it: `2026-11-27T02:22:03.123456Z`.
     pub fn write_iso8601(self, out: &mut String) {
+        let mut buf = Vec::with_capacity(27);
+        self.write_iso8601_bytes(&mut buf);
+        // Only ASCII digits and punctuation were written.
+        out.push_str(std::str::from_utf8(&buf).expect("ascii"));
+    }
+
+    /// [`Timestamp::write_iso8601`] into a byte buffer, without going through `fmt`: it is
+    /// on the path of every message the kernel sends.
+    pub fn write_iso8601_bytes(self, out: &mut Vec<u8>) {
         let secs = self.unix_micros / 1_000_000;
         let micros = self.unix_micros % 1_000_000;
         let days = (secs / 86_400) as i64;
         let rem = secs % 86_400;
         let (y, m, d) = civil_from_days(days);
-        use std::fmt::Write;
-        // Writing to a String cannot fail.
-        let _ = write!(
-            out,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-            rem / 3600,
-            (rem / 60) % 60,
-            rem % 60
-        );
+        push_digits(out, y.clamp(0, 9999) as u64, 4);
+        out.push(b'-');
+        push_digits(out, m as u64, 2);
+        out.push(b'-');
+        push_digits(out, d as u64, 2);
+        out.push(b'T');
+        push_digits(out, rem / 3600, 2);
+        out.push(b':');
+        push_digits(out, (rem / 60) % 60, 2);
+        out.push(b':');
+        push_digits(out, rem % 60, 2);
+        out.push(b'.');
+        push_digits(out, micros, 6);
+        out.push(b'Z');
     }
 
     /// The ISO 8601 form of [`Timestamp::write_iso8601`] as a new string.
@@ -44,6 +58,16 @@ impl Timestamp {
         let mut s = String::with_capacity(27);
         self.write_iso8601(&mut s);
         s
+    }
+}
+
+/// Appends `n` as exactly `width` decimal digits, zero-padded (higher digits are dropped).
+fn push_digits(out: &mut Vec<u8>, mut n: u64, width: usize) {
+    let start = out.len();
+    out.resize(start + width, b'0');
+    for slot in out[start..].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
     }
 }
 

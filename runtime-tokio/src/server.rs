@@ -268,8 +268,32 @@ async fn serve(
     // A cell still running must not keep the process alive: interrupt it. The engine
     // thread ends when its job channel closes with the state.
     st.engine.interrupt();
-    info!(?outcome, "kernel stopping");
+    let (user_ms, sys_ms, voluntary_switches, involuntary_switches) = resource_usage();
+    let drops = st.hub.drops();
+    info!(
+        ?outcome,
+        user_ms,
+        sys_ms,
+        voluntary_switches,
+        involuntary_switches,
+        ?drops,
+        "kernel stopping"
+    );
     Ok(outcome)
+}
+
+/// What this process has used: user and system CPU in milliseconds, and voluntary and
+/// involuntary context switches.
+fn resource_usage() -> (u64, u64, u64, u64) {
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own; RUSAGE_SELF is always valid.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return (0, 0, 0, 0);
+    }
+    let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
+    let (v, iv) = (usage.ru_nvcsw as u64, usage.ru_nivcsw as u64);
+    (ms(usage.ru_utime), ms(usage.ru_stime), v, iv)
 }
 
 /// Gives the last replies (shutdown_reply above all) a moment to leave.

@@ -2,7 +2,7 @@
 
 use super::requests::{self, parse};
 use super::worker::WorkerEvent;
-use super::{info, Action, Ctx, Job, JobKind, Kernel};
+use super::{content, info, Action, Ctx, Job, JobKind, Kernel};
 use crate::connection::Channel;
 use crate::engine::{EngineEvent, EngineRequest, ExecuteOutcome, InputReply, IsCompleteStatus};
 use crate::time::Timestamp;
@@ -290,7 +290,7 @@ impl Kernel {
                     }
                     *count = self.execution_count;
                     if !*silent {
-                        let body = to_vec(&json!({"code": code, "execution_count": *count}));
+                        let body = content::execute_input(code, *count);
                         let parent = job.ctx.header.clone();
                         self.out
                             .publish(now, &parent, "execute_input", Bytes::from(body));
@@ -424,7 +424,7 @@ impl Kernel {
         match ev {
             EngineEvent::Stream { name, text, .. } => {
                 if !silent {
-                    let body = to_vec(&json!({"name": name.as_str(), "text": text}));
+                    let body = content::stream(name.as_str(), &text);
                     self.out.publish(now, &parent, "stream", Bytes::from(body));
                 }
             }
@@ -544,9 +544,16 @@ impl Kernel {
         let reply = match outcome {
             ExecuteOutcome::Ok { result, payload } => {
                 if let (Some(data), false) = (result, silent) {
-                    let body = json!({"execution_count": count, "data": data, "metadata": {}});
+                    let body = content::execute_result(count, &data);
                     self.out
-                        .publish(now, parent, "execute_result", Bytes::from(to_vec(&body)));
+                        .publish(now, parent, "execute_result", Bytes::from(body));
+                }
+                if payload.is_empty() && exprs.is_empty() {
+                    return self.finish_head(
+                        now,
+                        "execute_reply",
+                        content::execute_reply_ok(count),
+                    );
                 }
                 json!({"status": "ok", "execution_count": count, "payload": payload, "user_expressions": exprs})
             }

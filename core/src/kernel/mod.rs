@@ -19,6 +19,7 @@
 //! waits for the I/O thread between requests; the kernel still publishes each request's
 //! messages strictly in order. Control requests are answered at once, even while a cell runs.
 
+mod content;
 mod dispatch;
 mod history;
 mod info;

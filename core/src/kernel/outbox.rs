@@ -24,6 +24,8 @@ pub struct Outbox {
     topics: HashMap<&'static str, Bytes>,
     /// The actions the kernel has produced and the driver has not yet taken.
     pub actions: VecDeque<Action>,
+    /// Scratch space for message ids, reused.
+    id_buf: String,
 }
 
 impl Outbox {
@@ -36,16 +38,18 @@ impl Outbox {
             seq: 0,
             topics: HashMap::new(),
             actions: VecDeque::new(),
+            id_buf: String::new(),
         }
     }
 
     fn header(&mut self, now: Timestamp, msg_type: &str) -> Bytes {
         self.seq += 1;
-        let mut id = String::with_capacity(self.session.len() + 12);
+        let mut id = std::mem::take(&mut self.id_buf);
+        id.clear();
         id.push_str(&self.session);
         id.push('_');
-        id.push_str(itoa_u64(self.seq).as_str());
-        let mut out = Vec::with_capacity(200);
+        push_u64(&mut id, self.seq);
+        let mut out = Vec::with_capacity(160 + self.session.len() * 2);
         write_header(
             &mut out,
             &id,
@@ -55,6 +59,7 @@ impl Outbox {
             now,
             PROTOCOL_VERSION,
         );
+        self.id_buf = id;
         Bytes::from(out)
     }
 
@@ -122,8 +127,8 @@ impl Outbox {
     }
 }
 
-/// Decimal digits of `n` without going through `fmt`.
-fn itoa_u64(mut n: u64) -> String {
+/// Appends the decimal digits of `n` without going through `fmt`.
+pub(crate) fn push_u64(out: &mut String, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -134,16 +139,23 @@ fn itoa_u64(mut n: u64) -> String {
             break;
         }
     }
-    // Only ASCII digits were written.
-    String::from_utf8(buf[i..].to_vec()).expect("ascii digits")
+    for &b in &buf[i..] {
+        out.push(b as char);
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    fn itoa(n: u64) -> String {
+        let mut s = String::new();
+        super::push_u64(&mut s, n);
+        s
+    }
+
     #[test]
-    fn itoa() {
-        assert_eq!(super::itoa_u64(0), "0");
-        assert_eq!(super::itoa_u64(1234567890123), "1234567890123");
-        assert_eq!(super::itoa_u64(u64::MAX), u64::MAX.to_string());
+    fn digits() {
+        assert_eq!(itoa(0), "0");
+        assert_eq!(itoa(1234567890123), "1234567890123");
+        assert_eq!(itoa(u64::MAX), u64::MAX.to_string());
     }
 }

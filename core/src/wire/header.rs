@@ -53,9 +53,7 @@ pub fn write_header(
     out.extend_from_slice(b",\"username\":");
     push_str(out, username);
     out.extend_from_slice(b",\"date\":\"");
-    let mut date_s = String::with_capacity(27);
-    date.write_iso8601(&mut date_s);
-    out.extend_from_slice(date_s.as_bytes());
+    date.write_iso8601_bytes(out);
     out.extend_from_slice(b"\",\"version\":");
     push_str(out, version);
     out.push(b'}');
