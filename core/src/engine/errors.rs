@@ -51,12 +51,13 @@ impl fmt::Display for ExitRequest {
 
 impl std::error::Error for ExitRequest {}
 
-/// Wraps `pcall` and `xpcall` so that they cannot swallow an interrupt or an exit: when
-/// the protected call returns while one is pending, it is raised again at once.
+/// Wraps `pcall`, `xpcall` and `coroutine.resume` so that they cannot swallow an interrupt
+/// or an exit: when the protected call returns while one is pending, it is raised again.
 const GUARD_PRELUDE: &str = r#"
-local check, pcall, xpcall = ...
+local check, pcall, xpcall, resume = ...
 _G.pcall = function(...) return check(pcall(...)) end
 _G.xpcall = function(...) return check(xpcall(...)) end
+coroutine.resume = function(...) return check(resume(...)) end
 "#;
 
 /// Installs the `pcall`/`xpcall` guards (see [`GUARD_PRELUDE`]).
@@ -73,9 +74,10 @@ pub(crate) fn install_pcall_guards(lua: &Lua, shared: &Rc<Shared>) -> mlua::Resu
     })?;
     let globals = lua.globals();
     let (pcall, xpcall): (Value, Value) = (globals.get("pcall")?, globals.get("xpcall")?);
+    let resume: Value = globals.get::<mlua::Table>("coroutine")?.get("resume")?;
     lua.load(GUARD_PRELUDE)
         .set_name("=[llmspell guard]")
-        .call::<()>((check, pcall, xpcall))
+        .call::<()>((check, pcall, xpcall, resume))
 }
 
 /// What the message handler saw when an error was raised.
@@ -104,7 +106,7 @@ pub(crate) fn create_message_handler(
             }
         }
         let stack = lua
-            .traceback(None, 1)
+            .traceback(None, 2)
             .map(|s| s.to_string_lossy())
             .unwrap_or_default();
         let stack = stack.lines().map(str::to_owned).collect();
@@ -196,7 +198,7 @@ fn trim_stack(stack: Vec<String>) -> Vec<String> {
     let internal = format!("\t{INTERNAL_CHUNK_PREFIX}");
     let mut stack: Vec<String> = stack
         .into_iter()
-        .filter(|l| !l.starts_with(&internal))
+        .filter(|l| !l.starts_with(&internal) && l.trim() != "[C]: in hook '?'")
         .collect();
     while let Some(last) = stack.last() {
         let t = last.trim();

@@ -30,6 +30,7 @@ impl HelpIndex {
     fn get(&self, value: &Value) -> Option<&'static (&'static str, &'static str, &'static str)> {
         self.0
             .get(&(value.to_pointer() as usize))
+            // Indices come from enumerating HELP in `new`, so they are in bounds.
             .map(|&i| &HELP[i])
     }
 }

@@ -10,9 +10,36 @@
 //!    its `*Done` event, carrying the request's `id`.
 //! 3. To stop a running cell, set the flag from [`EngineIo::interrupt`] from any thread; the
 //!    engine raises a `KeyboardInterrupt` error inside Lua at the next instruction-count
-//!    hook and clears the flag.
+//!    hook (every 10,000 VM instructions) and clears the flag. `pcall`, `xpcall` and
+//!    `coroutine.resume` cannot swallow it. A flag set while no cell runs is cleared when
+//!    the next execute request starts, so a late interrupt never hits the next cell.
 //! 4. When a cell calls `io.read`, the engine emits [`EngineEvent::InputRequest`] and blocks
-//!    on [`EngineIo::input`] until an [`InputReply`] arrives.
+//!    on [`EngineIo::input`] until an [`InputReply`] arrives; it also polls the interrupt
+//!    flag while it waits. Answers left in the channel from earlier requests are dropped.
+//!
+//! # What the Lua code sees
+//!
+//! - One Lua 5.4 state for the engine's life (safe standard libraries; no `debug`).
+//!   Globals persist across cells; locals are chunk-local, as in Lua.
+//! - A cell runs as `return <code>` if that compiles, else as a chunk, under the chunk name
+//!   of the request. Its values, if any (a chunk's own `return` too, as in the Lua REPL),
+//!   become the `text/plain` result, tab-separated; tables are pretty-printed (3 levels,
+//!   100 entries per table, cycles shown as `<cycle>`, `__tostring` honoured), strings
+//!   quoted. In script mode the cell gets `script_args[1..]` as `...`; `arg` is global.
+//! - `print`, `io.write`, `io.stdout:write` go to stdout, `io.stderr:write` and `warn`
+//!   (after `warn("@on")`) to stderr. Consecutive writes to a stream are coalesced into one
+//!   [`EngineEvent::Stream`], flushed before any other event, at 64 KiB, every ~2.5 million
+//!   instructions, by `io.flush()`/`file:flush()`, and at the end of the request.
+//! - `io.read` (formats `l`, `L`, `n`, `a`, a byte count), `io.stdin:read`, `io.lines()`
+//!   read from the client; without `allow_stdin` they raise an error. `dofile()` and
+//!   `loadfile()` without a file name are refused (they would read the process's stdin).
+//! - The display API, named as in xeus-lua: the global `ilua` with `ilua.display.display`,
+//!   `display_data`, `update_display_data`, `update`, `clear_output`, `mimetype` and the
+//!   helpers `plain_text`, `html`, `markdown`, `latex`, `json`, `svg`, `png`, `jpeg`;
+//!   also `ilua.json.encode`/`decode`.
+//! - `?name`, `??name`, `name?` run no code: the reply carries a pager payload.
+//! - Errors: `SyntaxError`, `RuntimeError`, `KeyboardInterrupt`, and `InternalError` for a
+//!   Rust panic caught at the engine's boundary (the engine goes on working).
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -281,6 +308,7 @@ mod help;
 mod inspect;
 mod lua;
 mod shared;
+mod stdin;
 mod stdio;
 #[cfg(test)]
 mod tests;

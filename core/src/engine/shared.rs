@@ -193,7 +193,9 @@ impl Shared {
         if let Some(code) = self.exit_code.get() {
             return Err(mlua::Error::external(ExitRequest(code)));
         }
-        if self.interrupting.get() || self.interrupt.swap(false, Ordering::SeqCst) {
+        let interrupt =
+            self.interrupt.load(Ordering::Relaxed) && self.interrupt.swap(false, Ordering::SeqCst);
+        if interrupt || self.interrupting.get() {
             self.interrupting.set(true);
             return Err(mlua::Error::external(KeyboardInterrupt));
         }

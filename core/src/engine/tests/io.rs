@@ -33,6 +33,25 @@ fn print_and_writes_are_coalesced_per_stream() {
 }
 
 #[test]
+fn warnings_go_to_stderr_and_real_stdin_is_never_read() {
+    let mut h = Harness::new();
+    let (events, _) =
+        h.execute("warn('off by default') warn('@on') warn('a', 'b') warn('@off') warn('x')");
+    assert_eq!(
+        streams(&events),
+        vec![(StreamName::Stderr, "Lua warning: ab\n".to_owned())]
+    );
+    assert!(h
+        .error("dofile()")
+        .evalue
+        .contains("dofile: give a file name"));
+    assert_eq!(
+        h.result("loadfile()").as_deref(),
+        Some("nil\t\"loadfile: give a file name (stdin is not available)\"")
+    );
+}
+
+#[test]
 fn print_uses_tostring_metamethods() {
     let mut h = Harness::new();
     let (events, _) =
@@ -190,6 +209,15 @@ fn interrupt_from_another_thread() {
     let e = interrupt_when(
         &mut h,
         "print('started') io.stdout:flush() while true do pcall(function() while true do end end) end",
+        started,
+    );
+    assert_eq!(e.ename, KEYBOARD_INTERRUPT);
+
+    // Nor can coroutine.resume.
+    let e = interrupt_when(
+        &mut h,
+        "print('started') io.stdout:flush()\n\
+         while true do coroutine.resume(coroutine.create(function() while true do end end)) end",
         started,
     );
     assert_eq!(e.ename, KEYBOARD_INTERRUPT);
