@@ -1,8 +1,4 @@
 //! `llmspell exec` and `llmspell run` through the embedded kernel.
-//!
-//! These need `llmspell_core::embedded::EmbeddedKernel`, a stub (`todo!()`) on this branch:
-//! they are ignored until the core is integrated. Run them with
-//! `cargo test -p llmspell-cli --test exec_run -- --include-ignored`.
 
 mod common;
 
@@ -90,4 +86,31 @@ fn run_error_names_the_script() {
     let out = sb.run(&["run", script.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("bad.lua"), "{}", stderr(&out));
+}
+
+#[test]
+fn run_reads_stdin_lines_until_the_end() {
+    let sb = Sandbox::new("ex-lines");
+    let script = sb.root().join("count.lua");
+    std::fs::write(
+        &script,
+        "local n, total = 0, 0\nfor line in io.lines() do n = n + 1 total = total + tonumber(line) end\nprint(n, total, io.read())\n",
+    )
+    .unwrap();
+    let mut child = sb
+        .cmd(&["run", script.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"1\n2\n39\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "3\t42\tnil\n");
 }

@@ -262,8 +262,8 @@ impl Driver<'_> {
                 let reply = match (self.read_line)(&prompt) {
                     Some(line) => serde_json::json!({ "value": line }).to_string(),
                     None => {
-                        // End of input: io.read returns as if interrupted, with a clear error.
-                        let _ = self.input.send(InputReply::Interrupted);
+                        // End of input: io.read gives nil, as at the end of a file.
+                        let _ = self.input.send(InputReply::Eof);
                         return;
                     }
                 };

@@ -269,6 +269,8 @@ pub enum InputReply {
     Line(String),
     /// The request was interrupted or the client went away: `io.read` raises.
     Interrupted,
+    /// The end of input (the embedded kernel's stdin closed): `io.read` gives `nil`.
+    Eof,
 }
 
 /// Engine settings.

@@ -1,6 +1,7 @@
 //! Reading stdin: `io.read` formats over lines the client types in answer to input
 //! requests. Each answer is buffered with its newline; a read asks for a line only when the
-//! buffer is empty. There is no end of file: a read ends by an answer, by
+//! buffer is empty. A read ends by an answer, by `InputReply::Eof` (end of input: the
+//! read gives `nil`, or `""` for `"a"`, as at the end of a file), by
 //! `InputReply::Interrupted` (or a closed channel), or by the interrupt flag, which is
 //! polled while waiting.
 
@@ -74,9 +75,10 @@ pub(crate) fn read_formats(
 
 /// Makes sure some typed input is buffered: if none is, asks the client for a line and
 /// blocks until it answers, the request is interrupted, or the interrupt flag is set.
-fn need_input(shared: &Shared) -> mlua::Result<()> {
+/// `Ok(false)` at the end of input.
+fn need_input(shared: &Shared) -> mlua::Result<bool> {
     if !shared.stdin_buf.borrow().is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     // Answers left over from an earlier request are stale.
     while shared.input.try_recv().is_ok() {}
@@ -92,8 +94,9 @@ fn need_input(shared: &Shared) -> mlua::Result<()> {
                 let mut buf = shared.stdin_buf.borrow_mut();
                 buf.extend_from_slice(line.as_bytes());
                 buf.push(b'\n');
-                return Ok(());
+                return Ok(true);
             }
+            Ok(InputReply::Eof) => return Ok(false),
             Ok(InputReply::Interrupted) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {
                 if shared.interrupt.swap(false, Ordering::SeqCst) {
@@ -116,7 +119,9 @@ fn take(lua: &Lua, shared: &Shared, n: usize) -> mlua::Result<Value> {
 
 /// Formats `l` and `L`: one line, without or with its newline.
 fn read_line(lua: &Lua, shared: &Shared, keep_newline: bool) -> mlua::Result<Value> {
-    need_input(shared)?;
+    if !need_input(shared)? {
+        return Ok(Value::Nil);
+    }
     let end = {
         let buf = shared.stdin_buf.borrow();
         buf.iter()
@@ -137,7 +142,9 @@ fn read_line(lua: &Lua, shared: &Shared, keep_newline: bool) -> mlua::Result<Val
 
 /// Format `a`: everything buffered (asking for a line if nothing is).
 fn read_all(lua: &Lua, shared: &Shared) -> mlua::Result<Value> {
-    need_input(shared)?;
+    if !need_input(shared)? {
+        return Ok(Value::String(lua.create_string("")?));
+    }
     let n = shared.stdin_buf.borrow().len();
     take(lua, shared, n)
 }
@@ -147,7 +154,9 @@ fn read_count(lua: &Lua, shared: &Shared, n: i64) -> mlua::Result<Value> {
     if n <= 0 {
         return Ok(Value::String(lua.create_string("")?));
     }
-    need_input(shared)?;
+    if !need_input(shared)? {
+        return Ok(Value::Nil);
+    }
     take(lua, shared, usize::try_from(n).unwrap_or(usize::MAX))
 }
 
@@ -155,7 +164,9 @@ fn read_count(lua: &Lua, shared: &Shared, n: i64) -> mlua::Result<Value> {
 /// `nil` if there is none.
 fn read_number(lua: &Lua, shared: &Shared) -> mlua::Result<Value> {
     loop {
-        need_input(shared)?;
+        if !need_input(shared)? {
+            return Ok(Value::Nil);
+        }
         let mut buf = shared.stdin_buf.borrow_mut();
         let skip = buf.iter().take_while(|b| b.is_ascii_whitespace()).count();
         buf.drain(..skip);

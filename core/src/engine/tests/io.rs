@@ -148,6 +148,17 @@ fn io_read_interrupted() {
 }
 
 #[test]
+fn io_read_at_the_end_of_input() {
+    let mut h = Harness::new();
+    h.replies.push_back(InputReply::Line("7".into()));
+    h.replies.push_back(InputReply::Eof);
+    h.replies.push_back(InputReply::Eof);
+    let got = h
+        .result("local a = io.read('l') local b = io.read() local c = io.read('a') return a, b, c");
+    assert_eq!(got.as_deref(), Some("\"7\"\tnil\t\"\""));
+}
+
+#[test]
 fn io_read_without_stdin() {
     let mut h = Harness::new();
     let request = h.execute_request("local line = io.read()", false);
