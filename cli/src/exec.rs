@@ -47,6 +47,7 @@ fn run_code(code: &str, chunk_name: &str, script_args: Vec<String>) -> Result<i3
     let mut kernel = EmbeddedKernel::new(EngineConfig {
         kernel_mode: false,
         script_args,
+        tools: None,
     })
     .map_err(|e| {
         CliError::new(

@@ -44,5 +44,6 @@ pub mod engine;
 pub mod hub;
 pub mod kernel;
 pub mod time;
+pub mod tools;
 pub mod wire;
 pub mod zmtp;

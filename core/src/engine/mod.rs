@@ -282,6 +282,8 @@ pub struct EngineConfig {
     pub kernel_mode: bool,
     /// Script arguments, exposed as the global `arg` table (`arg[0]` is the script name).
     pub script_args: Vec<String>,
+    /// The tools that the Lua `Tool` API reaches; without a host, `Tool` lists nothing.
+    pub tools: Option<crate::tools::ToolHostRef>,
 }
 
 impl Default for EngineConfig {
@@ -289,6 +291,7 @@ impl Default for EngineConfig {
         EngineConfig {
             kernel_mode: true,
             script_args: Vec::new(),
+            tools: None,
         }
     }
 }

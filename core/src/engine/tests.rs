@@ -32,6 +32,7 @@ impl Harness {
         Harness::with_config(EngineConfig {
             kernel_mode: false,
             script_args: args.iter().map(|s| (*s).to_owned()).collect(),
+            tools: None,
         })
     }
 

@@ -1,0 +1,1 @@
+//! Ranking for `tool search`. STUB.
