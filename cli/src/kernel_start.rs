@@ -81,6 +81,7 @@ pub fn start_foreground(args: &StartArgs) -> Result<i32, CliError> {
     let server = Server::bind(ServerConfig {
         connection: info.clone(),
         max_message_size,
+        tools: None,
     })
     .map_err(|e| {
         CliError::new(

@@ -53,6 +53,7 @@ pub struct EmbeddedKernel {
     interrupt: Arc<AtomicBool>,
     read_line: LineReader,
     clock: u64,
+    tools: Option<crate::tools::ToolHostRef>,
 }
 
 impl EmbeddedKernel {
@@ -74,6 +75,7 @@ impl EmbeddedKernel {
     /// A new embedded kernel whose `io.read` calls `read_line` with the prompt.
     pub fn with_reader(config: EngineConfig, read_line: LineReader) -> Result<Self, String> {
         let interrupt = Arc::new(AtomicBool::new(false));
+        let tools = config.tools.clone();
         let (input, input_rx) = crossbeam_channel::unbounded();
         let engine = Engine::new(
             config,
@@ -84,6 +86,7 @@ impl EmbeddedKernel {
         )?;
         let kernel = Kernel::new(KernelConfig {
             session: "embedded".into(),
+            tools: tools.clone(),
             ..KernelConfig::default()
         });
         Ok(EmbeddedKernel {
@@ -94,6 +97,7 @@ impl EmbeddedKernel {
             interrupt,
             read_line,
             clock: 0,
+            tools,
         })
     }
 
@@ -114,6 +118,7 @@ impl EmbeddedKernel {
             input: &self.input,
             read_line: &mut self.read_line,
             clock: &mut self.clock,
+            tools: self.tools.clone(),
             out,
             status: None,
             jobs: Vec::new(),
@@ -146,6 +151,7 @@ struct Driver<'a> {
     input: &'a crossbeam_channel::Sender<InputReply>,
     read_line: &'a mut LineReader,
     clock: &'a mut u64,
+    tools: Option<crate::tools::ToolHostRef>,
     out: &'a mut dyn FnMut(Output),
     status: Option<Status>,
     jobs: Vec<crate::kernel::EngineJob>,
@@ -211,6 +217,15 @@ impl Driver<'_> {
             match action {
                 Action::Send { channel, frames } => self.on_message(channel, frames),
                 Action::Engine(job) => self.jobs.push(job),
+                Action::Tool(job) => {
+                    // In-process, tool calls run on the caller's thread.
+                    let done = match &self.tools {
+                        Some(host) => job.run(host.0.as_ref()),
+                        None => continue,
+                    };
+                    let now = self.tick();
+                    self.kernel.handle_tool_done(now, job.id, done);
+                }
                 Action::Input(reply) => {
                     // The engine waits for exactly this answer.
                     let _ = self.input.send(reply);

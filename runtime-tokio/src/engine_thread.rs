@@ -2,6 +2,7 @@
 
 use llmspell_core::engine::{Engine, EngineConfig, EngineIo, InputReply};
 use llmspell_core::kernel::{worker, AbortGate, EngineJob, WorkerEvent};
+use llmspell_core::tools::ToolHostRef;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,7 +27,11 @@ impl EngineHandle {
 
 /// Starts the engine thread. Its events go to `events`; it ends when `jobs` is dropped.
 /// Fails if the Lua state cannot be made.
-pub fn spawn(gate: AbortGate, events: UnboundedSender<WorkerEvent>) -> io::Result<EngineHandle> {
+pub fn spawn(
+    gate: AbortGate,
+    tools: Option<ToolHostRef>,
+    events: UnboundedSender<WorkerEvent>,
+) -> io::Result<EngineHandle> {
     let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded::<EngineJob>();
     let (input_tx, input_rx) = crossbeam_channel::unbounded::<InputReply>();
     let interrupt = Arc::new(AtomicBool::new(false));
@@ -38,7 +43,11 @@ pub fn spawn(gate: AbortGate, events: UnboundedSender<WorkerEvent>) -> io::Resul
     std::thread::Builder::new()
         .name("llmspell-engine".into())
         .spawn(move || {
-            let mut engine = match Engine::new(EngineConfig::default(), io) {
+            let config = EngineConfig {
+                tools,
+                ..EngineConfig::default()
+            };
+            let mut engine = match Engine::new(config, io) {
                 Ok(e) => {
                     let _ = ready_tx.send(Ok(()));
                     e

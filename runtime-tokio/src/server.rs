@@ -5,8 +5,9 @@ use crate::io::{Listener, Stream};
 use bytes::{Buf, Bytes, BytesMut};
 use llmspell_core::connection::{Channel, ConnectionInfo, Transport};
 use llmspell_core::hub::{ConnId, Effect, Hub};
-use llmspell_core::kernel::{KernelConfig, WorkerEvent};
+use llmspell_core::kernel::{KernelConfig, ToolJob, WorkerEvent};
 use llmspell_core::time::Timestamp;
+use llmspell_core::tools::ToolHostRef;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -23,6 +24,8 @@ pub struct ServerConfig {
     pub connection: ConnectionInfo,
     /// Largest accepted message in bytes (default 100 MiB).
     pub max_message_size: u64,
+    /// The tools for `tool_request` and the Lua `Tool` API.
+    pub tools: Option<ToolHostRef>,
 }
 
 /// How a server's run ended.
@@ -152,6 +155,8 @@ struct State {
     hub: Hub,
     conns: HashMap<ConnId, ConnIo>,
     engine: EngineHandle,
+    /// Tool calls for the tool workers.
+    tools: crossbeam_channel::Sender<ToolJob>,
     outcome: Option<RunOutcome>,
     stop: Rc<Notify>,
 }
@@ -166,6 +171,11 @@ impl State {
                 Effect::Engine(job) => {
                     if self.engine.jobs.send(job).is_err() {
                         warn!("the engine thread is gone");
+                    }
+                }
+                Effect::Tool(job) => {
+                    if self.tools.send(job).is_err() {
+                        warn!("the tool workers are gone");
                     }
                 }
                 Effect::Input(reply) => {
@@ -240,16 +250,19 @@ async fn serve(
     let kernel_config = KernelConfig {
         key: info.key.as_bytes().to_vec(),
         session: session_id(),
+        tools: config.tools.clone(),
         ..KernelConfig::default()
     };
     let hub = Hub::new(kernel_config, config.max_message_size);
     let (events_tx, events_rx) = mpsc::unbounded_channel::<WorkerEvent>();
-    let engine = engine_thread::spawn(hub.kernel().abort_gate(), events_tx)?;
+    let tools = tool_workers(config.tools.clone(), events_tx.clone())?;
+    let engine = engine_thread::spawn(hub.kernel().abort_gate(), config.tools.clone(), events_tx)?;
     let stop = Rc::new(Notify::new());
     let state: Shared = Rc::new(RefCell::new(State {
         hub,
         conns: HashMap::new(),
         engine,
+        tools,
         outcome: None,
         stop: stop.clone(),
     }));
@@ -280,6 +293,35 @@ async fn serve(
         "kernel stopping"
     );
     Ok(outcome)
+}
+
+/// Starts the threads that run tool calls that may block, and batches. Tools that may
+/// block get a thread each while they run, up to this many at once; the host's own timeouts
+/// bound how long one can hold it.
+const TOOL_WORKERS: usize = 4;
+
+fn tool_workers(
+    host: Option<ToolHostRef>,
+    events: mpsc::UnboundedSender<WorkerEvent>,
+) -> io::Result<crossbeam_channel::Sender<ToolJob>> {
+    let (tx, rx) = crossbeam_channel::unbounded::<ToolJob>();
+    let Some(host) = host else {
+        return Ok(tx);
+    };
+    for i in 0..TOOL_WORKERS {
+        let (rx, events, host) = (rx.clone(), events.clone(), host.clone());
+        std::thread::Builder::new()
+            .name(format!("llmspell-tool-{i}"))
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    let done = job.run(host.0.as_ref());
+                    if events.send(WorkerEvent::Tool { id: job.id, done }).is_err() {
+                        return;
+                    }
+                }
+            })?;
+    }
+    Ok(tx)
 }
 
 /// What this process has used: user and system CPU in milliseconds, and voluntary and

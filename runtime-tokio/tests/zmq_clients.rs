@@ -31,6 +31,7 @@ fn start(
     let server = Server::bind(ServerConfig {
         connection,
         max_message_size: 1 << 20,
+        tools: None,
     })
     .expect("bind");
     let info = server.connection_info().clone();

@@ -32,6 +32,9 @@ pub struct ConnId(pub u64);
 pub enum Effect {
     /// Hand a job to the engine worker, in order.
     Engine(EngineJob),
+    /// Run a tool call on a tool worker; report through [`Hub::handle_worker_event`] with
+    /// [`WorkerEvent::Tool`].
+    Tool(crate::kernel::ToolJob),
     /// Pass an answer to the engine's pending `io.read`.
     Input(InputReply),
     /// Set the engine's interrupt flag.
@@ -267,6 +270,7 @@ impl Hub {
             match action {
                 Action::Send { channel, frames } => self.route(channel, frames),
                 Action::Engine(job) => self.effects.push_back(Effect::Engine(job)),
+                Action::Tool(job) => self.effects.push_back(Effect::Tool(job)),
                 Action::Input(r) => self.effects.push_back(Effect::Input(r)),
                 Action::Interrupt => self.effects.push_back(Effect::Interrupt),
                 Action::Shutdown { restart } => {

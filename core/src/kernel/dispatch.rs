@@ -28,6 +28,7 @@ fn reply_type(msg_type: &str) -> Option<&'static str> {
         "shutdown_request" => "shutdown_reply",
         "interrupt_request" => "interrupt_reply",
         "debug_request" => "debug_reply",
+        "tool_request" => "tool_reply",
         _ => return None,
     })
 }
@@ -74,7 +75,13 @@ impl Kernel {
     }
 
     /// Answers a request at once, wrapped in busy and idle.
-    fn answer(&mut self, now: Timestamp, ctx: &Ctx, reply: &'static str, content: Vec<u8>) {
+    pub(super) fn answer(
+        &mut self,
+        now: Timestamp,
+        ctx: &Ctx,
+        reply: &'static str,
+        content: Vec<u8>,
+    ) {
         self.out.status(now, &ctx.header, true);
         self.out.send_to(now, ctx.channel, ctx, reply, content);
         self.out.status(now, &ctx.header, false);
@@ -162,6 +169,7 @@ impl Kernel {
             | "inspect_request"
             | "is_complete_request"
             | "history_request" => self.enqueue(now, ctx, msg_type, content),
+            "tool_request" => self.on_tool_request(now, ctx, content),
             other => {
                 self.out.status(now, &ctx.header, true);
                 warn!(msg_type = other, "unknown message type");
@@ -360,6 +368,7 @@ impl Kernel {
     pub fn handle_worker_event(&mut self, now: Timestamp, event: WorkerEvent) {
         match event {
             WorkerEvent::Aborted { id } => self.on_aborted(id),
+            WorkerEvent::Tool { id, done } => self.handle_tool_done(now, id, done),
             WorkerEvent::Engine(ev) => self.on_engine_event(now, ev),
         }
     }

@@ -25,6 +25,7 @@ mod history;
 mod info;
 mod outbox;
 mod requests;
+mod tools;
 pub mod worker;
 
 #[cfg(test)]
@@ -37,6 +38,7 @@ use std::collections::VecDeque;
 
 pub use history::History;
 pub use outbox::PROTOCOL_VERSION;
+pub use tools::{batch_entry, spec_json, ToolCall, ToolDone, ToolJob};
 pub use worker::{AbortGate, EngineJob, WorkerEvent};
 
 /// Kernel settings.
@@ -54,6 +56,8 @@ pub struct KernelConfig {
     pub max_queue: usize,
     /// Most cells kept in the history.
     pub history_size: usize,
+    /// The tools that `tool_request` reaches; without them it answers an error.
+    pub tools: Option<crate::tools::ToolHostRef>,
 }
 
 impl Default for KernelConfig {
@@ -65,6 +69,7 @@ impl Default for KernelConfig {
             replay_window: 65_536,
             max_queue: 10_000,
             history_size: 10_000,
+            tools: None,
         }
     }
 }
@@ -83,6 +88,9 @@ pub enum Action {
     },
     /// Give a job to the engine worker, in order.
     Engine(EngineJob),
+    /// Run a tool call on a tool worker (any order) and report [`ToolDone`] through
+    /// [`Kernel::handle_tool_done`].
+    Tool(ToolJob),
     /// Pass an answer to the engine's pending `io.read`.
     Input(InputReply),
     /// Interrupt the running cell (set the engine's interrupt flag).
@@ -157,6 +165,8 @@ pub struct Kernel {
     abort: AbortGate,
     /// Whether the running cell waits in `io.read`.
     awaiting_input: bool,
+    /// Tool requests running on a worker, by job id.
+    tool_jobs: std::collections::HashMap<u64, Ctx>,
 }
 
 impl Kernel {
@@ -177,6 +187,7 @@ impl Kernel {
             last_dispatched: 0,
             abort: AbortGate::default(),
             awaiting_input: false,
+            tool_jobs: std::collections::HashMap::new(),
         }
     }
 

@@ -30,6 +30,13 @@ pub enum WorkerEvent {
         /// The job's id.
         id: u64,
     },
+    /// A tool worker finished a [`super::ToolJob`].
+    Tool {
+        /// The job's id.
+        id: u64,
+        /// Its result.
+        done: super::ToolDone,
+    },
 }
 
 /// Execute jobs with an id up to the gate's value are skipped. Shared by kernel and worker.
