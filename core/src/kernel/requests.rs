@@ -4,10 +4,9 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-/// Parses a content frame into `T`. simd-json parses in place, so the frame is copied once.
+/// Parses a content frame into `T` (with simd-json, see [`crate::wire::json`]).
 pub fn parse<T: DeserializeOwned>(content: &[u8]) -> Result<T, String> {
-    let mut scratch = content.to_vec();
-    simd_json::serde::from_slice::<T>(&mut scratch).map_err(|e| e.to_string())
+    crate::wire::json::from_slice(content)
 }
 
 fn yes() -> bool {

@@ -23,12 +23,9 @@ pub struct Header {
 }
 
 impl Header {
-    /// Parses a header frame. simd-json parses in place, so the frame is copied once into a
-    /// scratch buffer.
+    /// Parses a header frame (with simd-json, see [`super::json`]).
     pub fn parse(frame: &[u8]) -> Result<Header, WireError> {
-        let mut scratch = frame.to_vec();
-        simd_json::serde::from_slice::<Header>(&mut scratch)
-            .map_err(|e| WireError::BadHeader(e.to_string()))
+        super::json::from_slice::<Header>(frame).map_err(WireError::BadHeader)
     }
 }
 

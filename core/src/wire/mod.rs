@@ -9,6 +9,7 @@
 //! [`Codec::encode`] builds the frames of an outgoing message and signs them.
 
 mod header;
+pub mod json;
 mod sign;
 
 pub use header::{write_header, Header};
