@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::client::BenchError;
+use crate::client::{BenchError, ClientKind};
 use crate::floor::{EchoProcess, FloorClient};
 use crate::kernel::KernelSpec;
 use crate::results::{FloorResult, KernelResult, Machine, Results, Settings};
@@ -27,11 +27,19 @@ pub fn run(ctx: &zmq::Context, specs: &[KernelSpec], s: &Settings, dir: &Path) -
     let mut r = Results {
         machine: Machine::probe(),
         settings: s.clone(),
-        floor: None,
+        floors: s
+            .floor_clients
+            .iter()
+            .map(|&client| FloorResult {
+                client,
+                ..FloorResult::default()
+            })
+            .collect(),
         kernels: specs
             .iter()
             .map(|k| KernelResult {
                 name: k.name.clone(),
+                client: s.client,
                 command: k.template.clone(),
                 code: k.code.clone(),
                 ..KernelResult::default()
@@ -52,7 +60,7 @@ pub fn run(ctx: &zmq::Context, specs: &[KernelSpec], s: &Settings, dir: &Path) -
             cold: vec![Vec::new(); n],
             kernel_info: vec![Vec::new(); n],
             execute: vec![Vec::new(); n],
-            floor: Vec::new(),
+            floor: vec![Vec::new(); s.floor_clients.len()],
         },
     };
     r.interrupted = runner.all(&mut r).is_err();
@@ -62,8 +70,8 @@ pub fn run(ctx: &zmq::Context, specs: &[KernelSpec], s: &Settings, dir: &Path) -
         k.kernel_info = Summary::from_nanos(&runner.samples.kernel_info[i]);
         k.execute = Summary::from_nanos(&runner.samples.execute[i]);
     }
-    if let Some(f) = r.floor.as_mut() {
-        f.round_trip = Summary::from_nanos(&runner.samples.floor);
+    for (i, f) in r.floors.iter_mut().enumerate() {
+        f.round_trip = Summary::from_nanos(&runner.samples.floor[i]);
     }
     r.total_s = started.elapsed().as_secs_f64();
     r
@@ -78,12 +86,20 @@ fn share(total: usize, round: usize, rounds: usize) -> usize {
 /// Marks a run cut short by Ctrl-C.
 struct Interrupted;
 
-/// Raw samples in nanoseconds, per kernel.
+/// Raw samples in nanoseconds, per kernel (and per floor client).
 struct Samples {
     cold: Vec<Vec<u64>>,
     kernel_info: Vec<Vec<u64>>,
     execute: Vec<Vec<u64>>,
-    floor: Vec<u64>,
+    floor: Vec<Vec<u64>>,
+}
+
+/// The echo server and one floor client per entry of `Settings::floor_clients`.
+struct Floors {
+    /// `None` where the client failed to start. Dropped before the server (field order).
+    clients: Vec<Option<FloorClient>>,
+    /// Kept alive while the clients run; stopped by pid on drop.
+    _echo: EchoProcess,
 }
 
 struct Runner<'a> {
@@ -117,15 +133,11 @@ fn check_interrupt() -> Result<(), Interrupted> {
 impl Runner<'_> {
     fn all(&mut self, r: &mut Results) -> Result<(), Interrupted> {
         let s = self.s;
-        let mut floor = None;
-        if s.floor {
-            let mut result = FloorResult::default();
-            match self.start_floor(&mut result) {
-                Ok(f) => floor = Some(f),
-                Err(e) => record(&mut result.errors, "floor start", e)?,
-            }
-            r.floor = Some(result);
-        }
+        let mut floor = if s.floor_clients.is_empty() {
+            None
+        } else {
+            self.start_floors(r)?
+        };
         if s.wants("cold") {
             self.cold_starts(r)?;
         }
@@ -136,6 +148,7 @@ impl Runner<'_> {
             self.seq += 1;
             match Session::start(
                 self.ctx,
+                s.client,
                 spec,
                 self.dir,
                 self.seq,
@@ -153,7 +166,9 @@ impl Runner<'_> {
         self.round_trips(r, &mut floor, &mut sessions, "execute")?;
         if s.wants("pipelined") {
             eprintln!("pipelined");
-            if let (Some((_, f)), Some(result)) = (floor.as_mut(), r.floor.as_mut()) {
+            let clients = floor.as_mut().map_or(&mut [][..], |f| &mut f.clients[..]);
+            for (client, result) in clients.iter_mut().zip(&mut r.floors) {
+                let Some(f) = client else { continue };
                 match f.pipelined(
                     s.depth,
                     s.floor_total,
@@ -195,28 +210,56 @@ impl Runner<'_> {
             if let Some(session) = slot {
                 let k = &mut r.kernels[i];
                 k.execute_errors = session.execute_errors;
-                k.bad_signatures += session.client.bad_signatures;
-                k.malformed += session.client.malformed;
+                k.bad_signatures += session.client.bad_signatures();
+                k.malformed += session.client.malformed();
             }
         }
         Ok(())
     }
 
-    fn start_floor(
-        &mut self,
-        result: &mut FloorResult,
-    ) -> Result<(EchoProcess, FloorClient), BenchError> {
-        let echo = EchoProcess::spawn(self.s.pin_kernel)?;
-        let mut client =
-            FloorClient::connect(self.ctx, &echo.endpoint, Instant::now() + secs(10.0))?;
+    /// Starts the echo server and connects and warms up one floor client per kind; a
+    /// failure is recorded in that floor's errors.
+    fn start_floors(&mut self, r: &mut Results) -> Result<Option<Floors>, Interrupted> {
+        let echo = match EchoProcess::spawn(self.s.pin_kernel) {
+            Ok(echo) => echo,
+            Err(e) => {
+                for f in &mut r.floors {
+                    record(&mut f.errors, "floor start", e.clone())?;
+                }
+                return Ok(None);
+            }
+        };
+        let mut clients = Vec::new();
+        for f in &mut r.floors {
+            check_interrupt()?;
+            eprintln!("starting the floor with the {} client", f.client.name());
+            match self.start_floor(&echo.endpoint, f.client) {
+                Ok(client) => {
+                    f.endpoint = echo.endpoint.clone();
+                    f.frame_sizes = client.frame_sizes();
+                    clients.push(Some(client));
+                }
+                Err(e) => {
+                    record(&mut f.errors, "floor start", e)?;
+                    clients.push(None);
+                }
+            }
+        }
+        Ok(Some(Floors {
+            clients,
+            _echo: echo,
+        }))
+    }
+
+    fn start_floor(&self, endpoint: &str, kind: ClientKind) -> Result<FloorClient, BenchError> {
+        let deadline = Instant::now() + secs(10.0);
+        let mut client = FloorClient::connect(self.ctx, kind, endpoint, deadline)?;
         client.round_trips(
             self.s.floor_warmup,
             secs(self.s.scenario_budget_s),
             self.timeout,
         )?;
-        result.endpoint = echo.endpoint.clone();
-        result.frame_sizes = client.frame_sizes();
-        Ok((echo, client))
+        Ok(client)
     }
 
     fn cold_starts(&mut self, r: &mut Results) -> Result<(), Interrupted> {
@@ -235,6 +278,7 @@ impl Runner<'_> {
                 let timeout = secs(self.s.cold_timeout_s);
                 match cold_start(
                     self.ctx,
+                    self.s.client,
                     spec,
                     self.dir,
                     self.seq,
@@ -258,7 +302,7 @@ impl Runner<'_> {
     fn round_trips(
         &mut self,
         r: &mut Results,
-        floor: &mut Option<(EchoProcess, FloorClient)>,
+        floor: &mut Option<Floors>,
         sessions: &mut [Option<Session>],
         scenario: &str,
     ) -> Result<(), Interrupted> {
@@ -269,8 +313,8 @@ impl Runner<'_> {
         eprintln!("{scenario} round trips");
         let budget = secs(s.scenario_budget_s);
         let rounds = s.rounds.max(1);
-        let with_floor =
-            r.floor.as_ref().is_some_and(|f| f.errors.is_empty()) && self.samples.floor.is_empty();
+        // The floor's round trips are measured once, in the first round-trip scenario.
+        let with_floor = self.samples.floor.iter().all(Vec::is_empty);
         let mut spent = vec![Duration::ZERO; sessions.len()];
         let mut failed = vec![false; sessions.len()];
         for round in 0..=rounds {
@@ -282,10 +326,12 @@ impl Runner<'_> {
                     share(total, round, rounds)
                 }
             };
-            if let (Some((_, f)), Some(result)) = (floor.as_mut(), r.floor.as_mut()) {
+            let clients = floor.as_mut().map_or(&mut [][..], |f| &mut f.clients[..]);
+            for (j, (client, result)) in clients.iter_mut().zip(&mut r.floors).enumerate() {
+                let Some(f) = client else { continue };
                 if round > 0 && with_floor && result.errors.is_empty() {
                     match f.round_trips(chunk(s.floor_requests), budget, self.timeout) {
-                        Ok(v) => self.samples.floor.extend(v),
+                        Ok(v) => self.samples.floor[j].extend(v),
                         Err(e) => record(&mut result.errors, "floor round trip", e)?,
                     }
                 }

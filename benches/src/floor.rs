@@ -1,13 +1,21 @@
 //! The libzmq floor: a ROUTER echo server in a child process of this binary, and a DEALER
 //! in the bench sending a Jupyter-shaped 6-frame message (delimiter, 64-byte hex HMAC,
 //! ~150-byte header, `{}`, `{}`, 42-byte content). No JSON, no signing per message: what
-//! is left is the transport, the cost every kernel pays at least.
+//! is left is the transport, the cost every kernel pays at least. The DEALER is either
+//! client (libzmq or native), so that each kernel column has a floor measured by the same
+//! client.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::client::{build_frames, BenchError, Signer};
+use bytes::Bytes;
+use llmspell_core::wire::Codec;
+use llmspell_core::zmtp::{Event, SocketType};
+
+use crate::client::{BenchError, ClientKind};
 use crate::kernel::free_ports;
+use crate::message::request_frames;
+use crate::native::{loopback_endpoint, wait_ready, ZmtpStream};
 use crate::stats::Throughput;
 use crate::sys;
 
@@ -93,37 +101,51 @@ impl Drop for EchoProcess {
     }
 }
 
+/// How the floor client reaches the echo server.
+enum FloorLink {
+    /// A libzmq DEALER, and the part being received.
+    Zmq {
+        socket: zmq::Socket,
+        part: zmq::Message,
+    },
+    /// A sans-IO DEALER over TCP.
+    Native(Box<ZmtpStream>),
+}
+
 /// The floor's DEALER and the message it sends.
 pub struct FloorClient {
-    socket: zmq::Socket,
-    frames: Vec<Vec<u8>>,
-    part: zmq::Message,
+    link: FloorLink,
+    frames: Vec<Bytes>,
 }
 
 impl FloorClient {
-    /// Connects and waits (until `deadline`) for the first echo.
+    /// Connects with the `kind` client and waits (until `deadline`) for the first echo.
     pub fn connect(
         ctx: &zmq::Context,
+        kind: ClientKind,
         endpoint: &str,
         deadline: Instant,
     ) -> Result<FloorClient, BenchError> {
-        let socket = ctx.socket(zmq::DEALER)?;
-        socket.set_linger(0)?;
-        socket.set_rcvhwm(0)?;
-        socket.set_sndhwm(0)?;
-        socket.connect(endpoint)?;
-        let signer = Signer::new(b"floor-key");
-        let frames = build_frames(
-            &signer,
-            FLOOR_ID,
-            FLOOR_SESSION,
-            "execute_request",
-            FLOOR_CONTENT,
-        );
+        let link = match kind {
+            ClientKind::Zmq => {
+                let socket = ctx.socket(zmq::DEALER)?;
+                socket.set_linger(0)?;
+                socket.set_rcvhwm(0)?;
+                socket.set_sndhwm(0)?;
+                socket.connect(endpoint)?;
+                FloorLink::Zmq {
+                    socket,
+                    part: zmq::Message::new(),
+                }
+            }
+            ClientKind::Native => {
+                let addr = loopback_endpoint(endpoint)?;
+                FloorLink::Native(Box::new(ZmtpStream::new("floor", addr, SocketType::Dealer)))
+            }
+        };
         let mut client = FloorClient {
-            socket,
-            frames,
-            part: zmq::Message::new(),
+            link,
+            frames: floor_frames(),
         };
         client.send()?;
         client.recv(deadline)?;
@@ -132,42 +154,26 @@ impl FloorClient {
 
     /// The frames sent, for the report.
     pub fn frame_sizes(&self) -> Vec<usize> {
-        self.frames.iter().map(Vec::len).collect()
+        self.frames.iter().map(Bytes::len).collect()
     }
 
-    fn send(&self) -> Result<(), BenchError> {
-        self.socket
-            .send_multipart(self.frames.iter().map(|f| &f[..]), 0)?;
-        Ok(())
+    /// Sends the message (the native client queues it; `recv` writes it).
+    fn send(&mut self) -> Result<(), BenchError> {
+        match &mut self.link {
+            FloorLink::Zmq { socket, .. } => {
+                socket.send_multipart(self.frames.iter().map(|f| &f[..]), 0)?;
+                Ok(())
+            }
+            FloorLink::Native(stream) => stream.send(&self.frames),
+        }
     }
 
     /// Receives one whole message, waiting until `deadline`.
     fn recv(&mut self, deadline: Instant) -> Result<(), BenchError> {
-        loop {
-            match self.socket.recv(&mut self.part, zmq::DONTWAIT) {
-                Ok(()) => break,
-                Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {}
-                Err(e) => return Err(e.into()),
-            }
-            if sys::interrupted() {
-                return Err(BenchError::Interrupted);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(BenchError::Timeout("the floor echo".to_string()));
-            }
-            let left = (deadline - now).min(Duration::from_millis(100));
-            let ms = i64::try_from(left.as_micros().div_ceil(1000)).unwrap_or(100);
-            match self.socket.poll(zmq::POLLIN, ms) {
-                Ok(_) | Err(zmq::Error::EINTR) => {}
-                Err(e) => return Err(e.into()),
-            }
+        match &mut self.link {
+            FloorLink::Zmq { socket, part } => recv_zmq(socket, part, deadline),
+            FloorLink::Native(stream) => recv_native(stream, deadline),
         }
-        // The rest of a message arrives with its first part.
-        while self.part.get_more() {
-            self.socket.recv(&mut self.part, 0)?;
-        }
-        Ok(())
     }
 
     /// Times up to `n` round trips, stopping at `budget`; each waits at most `timeout`.
@@ -221,6 +227,76 @@ impl FloorClient {
     }
 }
 
+/// The floor message: a signed Jupyter-shaped execute request, built once.
+fn floor_frames() -> Vec<Bytes> {
+    let codec = Codec::new(b"floor-key", 0);
+    request_frames(
+        &codec,
+        FLOOR_ID,
+        FLOOR_SESSION,
+        "execute_request",
+        Bytes::from_static(FLOOR_CONTENT.as_bytes()),
+    )
+}
+
+/// How long to sleep until `deadline`, at most 100 ms; an error once it has passed or
+/// Ctrl-C was pressed.
+fn tick(deadline: Instant) -> Result<Duration, BenchError> {
+    if sys::interrupted() {
+        return Err(BenchError::Interrupted);
+    }
+    let now = Instant::now();
+    if now >= deadline {
+        return Err(BenchError::Timeout("the floor echo".to_string()));
+    }
+    Ok((deadline - now).min(Duration::from_millis(100)))
+}
+
+/// Receives one whole message from a libzmq socket.
+fn recv_zmq(
+    socket: &zmq::Socket,
+    part: &mut zmq::Message,
+    deadline: Instant,
+) -> Result<(), BenchError> {
+    loop {
+        match socket.recv(part, zmq::DONTWAIT) {
+            Ok(()) => break,
+            Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let left = tick(deadline)?;
+        let ms = i64::try_from(left.as_micros().div_ceil(1000)).unwrap_or(100);
+        match socket.poll(zmq::POLLIN, ms) {
+            Ok(_) | Err(zmq::Error::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // The rest of a message arrives with its first part.
+    while part.get_more() {
+        socket.recv(part, 0)?;
+    }
+    Ok(())
+}
+
+/// Receives one whole message on a native stream: one already decoded returns at once (so
+/// that sends in between are written together); otherwise it writes, reads and waits.
+fn recv_native(stream: &mut ZmtpStream, deadline: Instant) -> Result<(), BenchError> {
+    loop {
+        // The queue only grows in read(), so this ends.
+        while let Some(event) = stream.poll_event() {
+            if matches!(event, Event::Message(_)) {
+                return Ok(());
+            }
+        }
+        let left = tick(deadline)?;
+        stream.try_connect(Instant::now());
+        stream.flush();
+        if stream.read()? == 0 {
+            wait_ready(&[&*stream], left)?;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,15 +304,8 @@ mod tests {
     #[test]
     fn floor_message_is_jupyter_shaped() {
         assert_eq!(FLOOR_CONTENT.len(), 42);
-        let signer = Signer::new(b"floor-key");
-        let frames = build_frames(
-            &signer,
-            FLOOR_ID,
-            FLOOR_SESSION,
-            "execute_request",
-            FLOOR_CONTENT,
-        );
-        let sizes: Vec<usize> = frames.iter().map(Vec::len).collect();
+        let frames = floor_frames();
+        let sizes: Vec<usize> = frames.iter().map(Bytes::len).collect();
         assert_eq!(sizes[..2], [9, 64]);
         assert!(
             (140..=170).contains(&sizes[2]),

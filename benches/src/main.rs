@@ -5,12 +5,22 @@
 //! run, next to the libzmq floor (a ROUTER echo child of this binary):
 //!
 //! - cold start: spawn to the first `kernel_info_reply` (the request is sent at once;
-//!   libzmq reconnects until the kernel binds), median and p99 over `--cold-runs`;
+//!   the client reconnects every millisecond until the kernel binds), median and p99 over
+//!   `--cold-runs`;
 //! - kernel_info round trip: p50, p99, p99.9 and mean over `--requests`;
 //! - execute round trip: send to both `execute_reply` on shell and `status: idle` on iopub;
 //! - pipelined executes: `--depth` in flight, up to `--pipeline-total` or
 //!   `--pipeline-budget-s` seconds of sending;
 //! - the floor: the same round trip and pipelining with a 6-frame Jupyter-shaped message.
+//!
+//! Two clients exist. `--client native` (the default) drives the sockets with
+//! llmspell-core's sans-IO ZMTP over non-blocking TCP on the bench's one thread: no I/O
+//! thread, no allocation per read, writes batched, so that the load generator does not cap
+//! a kernel doing 50k+ executes/s. `--client zmq` uses libzmq (the `zmq` crate), as
+//! pyzmq-based clients do. Both share the message code (signing, checking, reading). The
+//! floor is measured with each of `--floor-clients` (default both), and every column is
+//! labelled with its client; a kernel ÷ floor ratio compares the kernel with the floor of
+//! its own client. The native client speaks tcp to 127.0.0.1 only.
 //!
 //! Every wait is bounded (`--timeout-s` per reply): a hung kernel is reported, not waited
 //! for. Kernels are stopped by pid (SIGTERM, SIGKILL after 2 s), also on Ctrl-C, and die
@@ -37,8 +47,12 @@ mod client;
 mod compare;
 mod floor;
 mod kernel;
+mod link;
+mod message;
+mod native;
 mod report;
 mod results;
+mod scan;
 mod session;
 mod stats;
 mod sys;
@@ -49,7 +63,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::client::BenchError;
+use crate::client::{BenchError, ClientKind};
 use crate::kernel::{KernelSpec, Workdir};
 use crate::results::Settings;
 
@@ -86,9 +100,16 @@ struct CompareArgs {
     /// The execute code of one kernel, as NAME=CODE (default 1+1). Repeatable.
     #[arg(long = "code", value_name = "NAME=CODE")]
     codes: Vec<String>,
+    /// The client that drives the kernels: native (llmspell-core's ZMTP on the bench's
+    /// thread, cheap enough not to cap a fast kernel) or zmq (libzmq).
+    #[arg(long, value_enum, default_value_t = ClientKind::Native)]
+    client: ClientKind,
     /// Also measure the libzmq floor.
     #[arg(long)]
     floor: bool,
+    /// The clients the floor is measured with, comma-separated (one column each).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "native,zmq")]
+    floor_clients: Vec<ClientKind>,
     /// Write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -216,7 +237,18 @@ fn compare(args: CompareArgs) -> Result<(), BenchError> {
         depth: args.depth.max(1),
         pipeline_total: args.pipeline_total,
         pipeline_budget_s: args.pipeline_budget_s,
-        floor: args.floor,
+        client: args.client,
+        floor_clients: if args.floor {
+            let mut clients: Vec<ClientKind> = Vec::new();
+            for &c in &args.floor_clients {
+                if !clients.contains(&c) {
+                    clients.push(c);
+                }
+            }
+            clients
+        } else {
+            Vec::new()
+        },
         floor_requests: args.floor_requests,
         floor_warmup: args.floor_warmup,
         floor_total: args.floor_total,

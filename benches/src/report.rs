@@ -1,10 +1,13 @@
-//! The report: one markdown table (rows are scenarios, columns the floor and each kernel,
-//! then ratios) with notes on counts and errors, and the full results as JSON.
+//! The report: one markdown table (rows are scenarios, columns the floor per client and
+//! each kernel, each labelled with the client that measured it, then ratios) with notes on
+//! counts and errors, and the full results as JSON. A kernel's ratio to the floor uses the
+//! floor measured by the same client, so that the client's own cost cancels out.
 
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::results::{KernelResult, Results};
+use crate::client::ClientKind;
+use crate::results::{FloorResult, KernelResult, Results};
 use crate::stats::{Summary, Throughput};
 
 /// One table cell.
@@ -18,10 +21,10 @@ enum Cell {
     Empty,
 }
 
-/// A table row: its label, the floor's cell and a kernel's cell.
+/// A table row: its label, a floor's cell and a kernel's cell.
 struct Row {
     label: String,
-    floor: Cell,
+    floor: Box<dyn Fn(&FloorResult) -> Cell>,
     kernel: Box<dyn Fn(&KernelResult) -> Cell>,
 }
 
@@ -95,9 +98,6 @@ fn ratio(a: Cell, b: Cell) -> String {
 }
 
 fn rows(r: &Results) -> Vec<Row> {
-    let floor = r.floor.as_ref();
-    let floor_rt = floor.and_then(|f| f.round_trip.as_ref());
-    let floor_rate = rate(floor.and_then(|f| f.pipelined.as_ref()));
     let stats: [(&str, Pick); 4] = [
         ("p50", |s| s.p50_us),
         ("p99", |s| s.p99_us),
@@ -109,44 +109,62 @@ fn rows(r: &Results) -> Vec<Row> {
         let pick = *pick;
         rows.push(Row {
             label: format!("cold start, spawn to kernel_info_reply, {name}"),
-            floor: Cell::Empty,
+            floor: Box::new(|_| Cell::Empty),
             kernel: Box::new(move |k| lat(k.cold_start.as_ref(), pick)),
         });
     }
     for (name, pick) in stats {
         rows.push(Row {
             label: format!("kernel_info round trip, {name}"),
-            floor: lat(floor_rt, pick),
+            floor: Box::new(move |f| lat(f.round_trip.as_ref(), pick)),
             kernel: Box::new(move |k| lat(k.kernel_info.as_ref(), pick)),
         });
     }
     for (name, pick) in stats {
         rows.push(Row {
             label: format!("execute, reply + iopub idle, {name}"),
-            floor: lat(floor_rt, pick),
+            floor: Box::new(move |f| lat(f.round_trip.as_ref(), pick)),
             kernel: Box::new(move |k| lat(k.execute.as_ref(), pick)),
         });
     }
     rows.push(Row {
         label: format!("pipelined executes, {} in flight", r.settings.depth),
-        floor: floor_rate,
+        floor: Box::new(|f| rate(f.pipelined.as_ref())),
         kernel: Box::new(|k| rate(k.pipelined.as_ref())),
     });
     rows
 }
 
+/// The floor measured with `client`, if any.
+fn floor_of(r: &Results, client: ClientKind) -> Option<&FloorResult> {
+    r.floors.iter().find(|f| f.client == client)
+}
+
 /// The markdown report: the table, then notes.
 pub fn markdown(r: &Results) -> String {
-    let has_floor = r.floor.is_some();
     let mut header = vec!["scenario".to_string()];
-    if has_floor {
-        header.push("libzmq floor".to_string());
-    }
-    header.extend(r.kernels.iter().map(|k| k.name.clone()));
-    if has_floor {
-        header.extend(r.kernels.iter().map(|k| format!("{} ÷ floor", k.name)));
-    }
-    let first = r.kernels.first();
+    header.extend(
+        r.floors
+            .iter()
+            .map(|f| format!("libzmq floor ({})", f.client.name())),
+    );
+    header.extend(
+        r.kernels
+            .iter()
+            .map(|k| format!("{} ({})", k.name, k.client.name())),
+    );
+    // Kernel ÷ floor, for the kernels whose client also measured the floor.
+    let with_floor: Vec<(usize, &FloorResult)> = r
+        .kernels
+        .iter()
+        .enumerate()
+        .filter_map(|(i, k)| floor_of(r, k.client).map(|f| (i, f)))
+        .collect();
+    header.extend(
+        with_floor
+            .iter()
+            .map(|(i, f)| format!("{} ÷ floor ({})", r.kernels[*i].name, f.client.name())),
+    );
     header.extend(
         r.kernels
             .iter()
@@ -161,15 +179,15 @@ pub fn markdown(r: &Results) -> String {
     for row in rows(r) {
         let cells: Vec<Cell> = r.kernels.iter().map(|k| (row.kernel)(k)).collect();
         let mut line = vec![row.label.clone()];
-        if has_floor {
-            line.push(format_cell(row.floor));
-        }
+        line.extend(r.floors.iter().map(|f| format_cell((row.floor)(f))));
         line.extend(cells.iter().map(|c| format_cell(*c)));
-        if has_floor {
-            line.extend(cells.iter().map(|c| ratio(*c, row.floor)));
-        }
-        if first.is_some() {
-            line.extend(cells.iter().skip(1).map(|c| ratio(*c, cells[0])));
+        line.extend(
+            with_floor
+                .iter()
+                .map(|(i, f)| ratio(cells[*i], (row.floor)(f))),
+        );
+        if let Some(first) = cells.first() {
+            line.extend(cells.iter().skip(1).map(|c| ratio(*c, *first)));
         }
         let _ = writeln!(out, "| {} |", line.join(" | "));
     }
@@ -200,25 +218,36 @@ fn notes(r: &Results, out: &mut String) {
         "- Round trips: {} per kernel and scenario after {} warmup, in {} alternating rounds; timeout {} s per reply.",
         s.requests, s.warmup, s.rounds, s.timeout_s
     );
-    if let Some(f) = &r.floor {
+    let _ = writeln!(
+        out,
+        "- Clients: (native) is llmspell-core's sans-IO ZMTP over non-blocking TCP on the bench's one thread; (zmq) is libzmq through the zmq crate, with its I/O thread. A kernel ÷ floor ratio uses the floor of the kernel's client."
+    );
+    for f in &r.floors {
         let n = f.round_trip.as_ref().map_or(0, |x| x.count);
         let _ = writeln!(
             out,
-            "- Floor: DEALER -> ROUTER echo child on {}, frames {:?} bytes, {n} round trips{}.",
+            "- Floor ({}): DEALER -> ROUTER echo child on {}, frames {:?} bytes, {n} round trips{}.",
+            f.client.name(),
             f.endpoint,
             f.frame_sizes,
             f.pipelined.as_ref().map_or(String::new(), pipelined_note)
         );
         for e in &f.errors {
-            let _ = writeln!(out, "- Floor error: {}", e.replace('\n', "\n  "));
+            let _ = writeln!(
+                out,
+                "- Floor ({}) error: {}",
+                f.client.name(),
+                e.replace('\n', "\n  ")
+            );
         }
     }
     for k in &r.kernels {
         let n = |x: &Option<Summary>| x.as_ref().map_or(0, |x| x.count);
         let _ = writeln!(
             out,
-            "- {}: `{}`, code `{}`; {} cold starts, {} kernel_info, {} executes{}.",
+            "- {} ({} client): `{}`, code `{}`; {} cold starts, {} kernel_info, {} executes{}.",
             k.name,
+            k.client.name(),
             k.command,
             k.code,
             n(&k.cold_start),

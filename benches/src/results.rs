@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::client::ClientKind;
 use crate::stats::{Summary, Throughput};
 
 /// What to run and how much of it.
@@ -26,8 +27,10 @@ pub struct Settings {
     pub pipeline_total: usize,
     /// Seconds of sending in the pipelined scenario, at most.
     pub pipeline_budget_s: f64,
-    /// Whether to measure the libzmq floor.
-    pub floor: bool,
+    /// The client that drives the kernels.
+    pub client: ClientKind,
+    /// The clients the libzmq floor is measured with (none: no floor).
+    pub floor_clients: Vec<ClientKind>,
     /// Timed floor round trips.
     pub floor_requests: usize,
     /// Untimed floor round trips before them.
@@ -56,6 +59,8 @@ impl Settings {
 /// The floor's figures.
 #[derive(Debug, Default, Serialize)]
 pub struct FloorResult {
+    /// The client that measured it.
+    pub client: ClientKind,
     /// The echo server's endpoint.
     pub endpoint: String,
     /// Sizes of the six frames sent.
@@ -73,6 +78,8 @@ pub struct FloorResult {
 pub struct KernelResult {
     /// The column name.
     pub name: String,
+    /// The client that measured it.
+    pub client: ClientKind,
     /// The command template.
     pub command: String,
     /// The code executed.
@@ -142,8 +149,8 @@ pub struct Results {
     pub machine: Machine,
     /// With what settings.
     pub settings: Settings,
-    /// The floor, when asked for.
-    pub floor: Option<FloorResult>,
+    /// The floor, once per client it was measured with.
+    pub floors: Vec<FloorResult>,
     /// One entry per `--kernel`, in order.
     pub kernels: Vec<KernelResult>,
     /// The run was cut short by Ctrl-C.

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use llmspell_core::connection::Channel;
 
-use crate::client::{BenchError, Client, Incoming};
+use crate::client::{BenchError, Client, ClientKind};
 use crate::kernel::{KernelLaunch, KernelProcess, KernelSpec};
+use crate::message::Message;
 use crate::stats::Throughput;
 
 fn nanos(d: Duration) -> u64 {
@@ -34,16 +35,15 @@ fn with_log(kernel: &KernelProcess, e: BenchError) -> BenchError {
     }
 }
 
-/// Whether `m` is the reply of type `reply` to `id` on shell.
-fn is_reply(m: &Incoming, reply: &str, id: &str) -> bool {
-    m.channel == Channel::Shell && m.msg_type == reply && m.parent_id == id
+/// Whether `m` is the reply of type `reply` to request `id` on shell.
+fn is_reply(m: &Message<'_>, reply: &str, id: u64) -> bool {
+    m.channel == Channel::Shell && m.parent == Some(id) && m.msg_type == reply
 }
 
-/// Whether `m` is the iopub `status: idle` of `id`.
-fn is_idle(m: &Incoming, id: &str) -> bool {
+/// Whether `m` is an iopub `status: idle`.
+fn is_idle(m: &Message<'_>) -> bool {
     m.channel == Channel::Iopub
         && m.msg_type == "status"
-        && m.parent_id == id
         && m.execution_state.as_deref() == Some("idle")
 }
 
@@ -51,6 +51,7 @@ fn is_idle(m: &Incoming, id: &str) -> bool {
 /// from spawn to its reply. The kernel is stopped (by pid) before returning.
 pub fn cold_start(
     ctx: &zmq::Context,
+    kind: ClientKind,
     spec: &KernelSpec,
     dir: &Path,
     seq: usize,
@@ -60,13 +61,13 @@ pub fn cold_start(
     let launch = KernelLaunch::prepare(spec, dir, seq, pin)?;
     let t0 = Instant::now();
     let mut kernel = launch.spawn()?;
-    let mut client = Client::connect(ctx, &kernel.info)?;
-    let id = client.send("kernel_info_request", "{}")?;
+    let mut client = Client::connect(ctx, kind, &kernel.info)?;
+    let id = client.send_kernel_info()?;
     let waited = client.wait(
         t0 + timeout,
         "kernel_info_reply",
         Some(&mut kernel.child),
-        |m| is_reply(m, "kernel_info_reply", &id),
+        |m| is_reply(m, "kernel_info_reply", id),
     );
     let elapsed = t0.elapsed();
     waited.map_err(|e| with_log(&kernel, e))?;
@@ -90,6 +91,7 @@ impl Session {
     /// to be connected, then lets stray messages settle.
     pub fn start(
         ctx: &zmq::Context,
+        kind: ClientKind,
         spec: &KernelSpec,
         dir: &Path,
         seq: usize,
@@ -98,14 +100,14 @@ impl Session {
     ) -> Result<Session, BenchError> {
         let mut kernel = KernelLaunch::prepare(spec, dir, seq, pin)?.spawn()?;
         let deadline = Instant::now() + timeout;
-        let mut client = Client::connect(ctx, &kernel.info)?;
+        let mut client = Client::connect(ctx, kind, &kernel.info)?;
         let ready = (|| {
-            let id = client.send("kernel_info_request", "{}")?;
+            let id = client.send_kernel_info()?;
             client.wait(
                 deadline,
                 "kernel_info_reply",
                 Some(&mut kernel.child),
-                |m| is_reply(m, "kernel_info_reply", &id),
+                |m| is_reply(m, "kernel_info_reply", id),
             )?;
             client.wait_iopub(deadline, &mut kernel.child)?;
             client.drain(Duration::from_millis(100))
@@ -123,12 +125,12 @@ impl Session {
     /// One kernel_info round trip: send to reply on shell.
     pub fn kernel_info(&mut self, timeout: Duration) -> Result<u64, BenchError> {
         let t0 = Instant::now();
-        let id = self.client.send("kernel_info_request", "{}")?;
+        let id = self.client.send_kernel_info()?;
         let waited = self.client.wait(
             t0 + timeout,
             "kernel_info_reply",
             Some(&mut self.kernel.child),
-            |m| is_reply(m, "kernel_info_reply", &id),
+            |m| is_reply(m, "kernel_info_reply", id),
         );
         let elapsed = t0.elapsed();
         waited.map_err(|e| with_log(&self.kernel, e))?;
@@ -145,10 +147,10 @@ impl Session {
             "execute_reply and idle",
             Some(&mut self.kernel.child),
             |m| {
-                if is_reply(m, "execute_reply", &id) {
+                if is_reply(m, "execute_reply", id) {
                     reply = true;
                     ok = m.status.as_deref() == Some("ok");
-                } else if is_idle(m, &id) {
+                } else if m.parent == Some(id) && is_idle(m) {
                     idle = true;
                 }
                 reply && idle
@@ -173,8 +175,8 @@ impl Session {
         budget: Duration,
         timeout: Duration,
     ) -> Result<Throughput, BenchError> {
-        // Per msg_id: (reply seen, idle seen).
-        let mut pending: HashMap<String, (bool, bool)> = HashMap::with_capacity(depth * 2);
+        // Per request number: (reply seen, idle seen).
+        let mut pending: HashMap<u64, (bool, bool)> = HashMap::with_capacity(depth * 2);
         let t0 = Instant::now();
         let end = t0 + budget;
         let (mut sent, mut done) = (0usize, 0usize);
@@ -189,22 +191,25 @@ impl Session {
             }
             let mut finished = 0;
             let mut errors = 0;
+            // Returns after the first completion, with every message already received
+            // handled too: the refill above then sends a batch, not one request per wait.
             let waited = self.client.wait(
                 Instant::now() + timeout,
                 "pipelined executes",
                 Some(&mut self.kernel.child),
                 |m| {
-                    let Some(flags) = pending.get_mut(&m.parent_id) else {
+                    let Some(id) = m.parent else { return false };
+                    let Some(flags) = pending.get_mut(&id) else {
                         return false;
                     };
                     if m.channel == Channel::Shell && m.msg_type == "execute_reply" {
                         flags.0 = true;
                         errors += u64::from(m.status.as_deref() != Some("ok"));
-                    } else if is_idle(m, &m.parent_id) {
+                    } else if is_idle(m) {
                         flags.1 = true;
                     }
                     if *flags == (true, true) {
-                        pending.remove(&m.parent_id);
+                        pending.remove(&id);
                         finished += 1;
                         return true;
                     }
