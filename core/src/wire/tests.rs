@@ -52,9 +52,12 @@ fn rejects_bad_missing_and_replayed_signatures() {
     let upper = String::from_utf8(GOLDEN_SIG.to_vec())
         .unwrap()
         .to_uppercase();
-    // Hex digits of either case decode to the same digest, as Python's compare_digest of
-    // lowercase hexdigest would not: we accept only what matches the digest.
-    assert!(codec.decode(frames(upper.as_bytes())).is_ok());
+    // jupyter_client compares lowercase hex; so do we.
+    assert_eq!(
+        codec.decode(frames(upper.as_bytes())),
+        Err(WireError::BadSignature)
+    );
+    assert!(codec.decode(frames(GOLDEN_SIG)).is_ok());
     assert_eq!(codec.decode(frames(GOLDEN_SIG)), Err(WireError::Replayed));
 }
 

@@ -264,6 +264,10 @@ impl Connection {
             input.advance(h.len);
             // The whole body is in `input` (checked above), so its size fits a usize.
             let body = input.split_to(h.size as usize).freeze();
+            if self.parts.capacity() == 0 {
+                // A Jupyter message has 6-8 frames: one allocation, no regrowth.
+                self.parts.reserve(8);
+            }
             self.parts.push(body);
             self.parts_size = total;
             if !h.more() {
