@@ -1,15 +1,48 @@
 //! The registry: tools by name, list, info, search, validation and direct invocation.
-//! STUB: signatures to program against; to be implemented.
+//!
+//! Tools are kept sorted by name, each with its parameter schema compiled once, when it is
+//! registered. Lookups are binary searches; nothing here allocates on the success path of
+//! [`Registry::validate`] and [`Registry::invoke`].
 
-use super::{Tool, ToolContext, ToolError, ToolResult, ToolSpec};
-use serde_json::Value;
+use std::fmt::Write as _;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::paths::LocationSegment;
+use jsonschema::{ValidationError, Validator};
+use serde_json::Value;
+
+use super::search::{Query, SearchKeys};
+use super::{Tool, ToolContext, ToolError, ToolErrorKind, ToolResult, ToolSpec};
+
+/// Most names [`Registry::suggest`] returns.
+const MAX_SUGGESTIONS: usize = 3;
+
+/// One registered tool.
+struct Entry {
+    /// Its name, the sort key (the same as `tool.spec().name`).
+    name: &'static str,
+    /// The tool.
+    tool: Arc<dyn Tool>,
+    /// Its parameter schema, compiled.
+    validator: Validator,
+    /// What search compares queries against.
+    keys: SearchKeys,
+}
 
 /// Every registered tool, with compiled parameter schemas.
 #[derive(Default)]
 pub struct Registry {
-    _tools: Vec<Arc<dyn Tool>>,
+    /// Sorted by name, names unique.
+    entries: Vec<Entry>,
 }
+
+// The registry is shared between the engine's thread, the kernel and the host's workers.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Registry>();
+};
 
 impl Registry {
     /// An empty registry.
@@ -19,13 +52,36 @@ impl Registry {
 
     /// Adds a tool. Fails if the name is taken or not kebab-case, or its schema does not compile.
     pub fn register(&mut self, tool: Arc<dyn Tool>) -> Result<(), String> {
-        let _ = tool;
-        todo!()
+        let spec = tool.spec();
+        let name = spec.name;
+        if !is_kebab_case(name) {
+            return Err(format!(
+                "tool name `{name}` is not kebab-case (lowercase letters and digits in words \
+                 joined by single hyphens, starting with a letter)"
+            ));
+        }
+        let at = match self.position(name) {
+            Ok(_) => return Err(format!("a tool named `{name}` is already registered")),
+            Err(at) => at,
+        };
+        let validator = jsonschema::validator_for(&spec.parameters)
+            .map_err(|e| format!("the parameters schema of tool `{name}` does not compile: {e}"))?;
+        let keys = SearchKeys::new(spec);
+        self.entries.insert(
+            at,
+            Entry {
+                name,
+                tool,
+                validator,
+                keys,
+            },
+        );
+        Ok(())
     }
 
     /// How many tools.
     pub fn len(&self) -> usize {
-        todo!()
+        self.entries.len()
     }
 
     /// Whether there are none.
@@ -35,50 +91,202 @@ impl Registry {
 
     /// Specs sorted by name, optionally of one category.
     pub fn list(&self, category: Option<&str>) -> Vec<&ToolSpec> {
-        let _ = category;
-        todo!()
+        self.entries
+            .iter()
+            .map(|e| e.tool.spec())
+            .filter(|spec| category.is_none_or(|c| spec.category == c))
+            .collect()
     }
 
     /// The categories in use, sorted.
     pub fn categories(&self) -> Vec<&'static str> {
-        todo!()
+        let mut categories: Vec<&'static str> = self
+            .entries
+            .iter()
+            .map(|e| e.tool.spec().category)
+            .collect();
+        categories.sort_unstable();
+        categories.dedup();
+        categories
     }
 
     /// The tool called `name`.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Tool>> {
-        let _ = name;
-        todo!()
+        self.entry(name).map(|e| &e.tool)
     }
 
     /// The spec of `name`, or an UnknownTool error naming the closest matches.
     pub fn info(&self, name: &str) -> Result<&ToolSpec, ToolError> {
-        let _ = name;
-        todo!()
+        match self.entry(name) {
+            Some(e) => Ok(e.tool.spec()),
+            None => Err(self.unknown(name)),
+        }
     }
 
     /// Names closest to `name` (edit distance and substring), best first, at most 3.
+    ///
+    /// Names that contain the query, or are contained in it, come first, closest first;
+    /// then names (or words of names) within a small edit distance: 1 for queries of up to
+    /// 4 characters, 2 up to 8, 3 beyond. Ties go by name. The query is case-insensitive.
     pub fn suggest(&self, name: &str) -> Vec<&'static str> {
-        let _ = name;
-        todo!()
+        let query = name.trim().to_lowercase();
+        if query.is_empty() {
+            return Vec::new();
+        }
+        let limit = match query.chars().count() {
+            0..=4 => 1,
+            5..=8 => 2,
+            _ => 3,
+        };
+        let mut ranked: Vec<(u8, usize, &'static str)> = self
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let candidate = e.name;
+                let whole = strsim::damerau_levenshtein(&query, candidate);
+                if candidate.contains(query.as_str()) || query.contains(candidate) {
+                    return Some((0, whole, candidate));
+                }
+                let distance = candidate
+                    .split('-')
+                    .map(|w| strsim::damerau_levenshtein(&query, w))
+                    .fold(whole, usize::min);
+                (distance <= limit).then_some((1, distance, candidate))
+            })
+            .collect();
+        ranked.sort_unstable();
+        ranked
+            .into_iter()
+            .take(MAX_SUGGESTIONS)
+            .map(|(_, _, n)| n)
+            .collect()
     }
 
     /// Tools matching `query`, best first with their scores: name matches rank above
-    /// description matches, which rank above category matches.
+    /// description matches, which rank above category matches. Equal scores go by name;
+    /// an empty query lists every tool (score 1.0). See the `search` module for the scores.
     pub fn search(&self, query: &str, limit: usize) -> Vec<(f32, &ToolSpec)> {
-        let _ = (query, limit);
-        todo!()
+        let query = Query::new(query);
+        let mut hits: Vec<(f32, &ToolSpec)> = self
+            .entries
+            .iter()
+            .map(|e| (query.score(&e.keys), e.tool.spec()))
+            .filter(|(score, _)| *score > 0.0 || query.is_empty())
+            .collect();
+        // Entries are sorted by name, and the sort is stable: ties stay in name order.
+        hits.sort_by(|a, b| b.0.total_cmp(&a.0));
+        hits.truncate(limit);
+        hits
     }
 
     /// Checks `params` against the schema of `name`: which parameter and why on failure.
     pub fn validate(&self, name: &str, params: &Value) -> Result<(), ToolError> {
-        let _ = (name, params);
-        todo!()
+        let entry = self.entry(name).ok_or_else(|| self.unknown(name))?;
+        check(entry, params)
     }
 
     /// Validates and runs `name` on the caller's thread, turning a panic into an Internal
     /// error. No timeout and no cache: [`super::ToolHost`] adds those.
     pub fn invoke(&self, name: &str, params: &Value, ctx: &ToolContext<'_>) -> ToolResult {
-        let _ = (name, params, ctx);
-        todo!()
+        let entry = self.entry(name).ok_or_else(|| self.unknown(name))?;
+        check(entry, params)?;
+        match catch_unwind(AssertUnwindSafe(|| entry.tool.invoke(params, ctx))) {
+            Ok(result) => result,
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                    .unwrap_or("(no message)");
+                Err(ToolError::new(
+                    ToolErrorKind::Internal,
+                    format!("tool `{name}` panicked: {why}"),
+                ))
+            }
+        }
+    }
+
+    /// The UnknownTool error for `name`, naming the closest matches.
+    fn unknown(&self, name: &str) -> ToolError {
+        let message = match self.suggest(name).as_slice() {
+            [] => format!("unknown tool `{name}`"),
+            [one] => format!("unknown tool `{name}`; did you mean `{one}`?"),
+            [first @ .., last] => {
+                let first: Vec<String> = first.iter().map(|n| format!("`{n}`")).collect();
+                format!(
+                    "unknown tool `{name}`; did you mean {} or `{last}`?",
+                    first.join(", ")
+                )
+            }
+        };
+        ToolError::new(ToolErrorKind::UnknownTool, message)
+    }
+
+    /// The index of `name`, or where it would go.
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|e| e.name.cmp(name))
+    }
+
+    /// The entry of `name`.
+    fn entry(&self, name: &str) -> Option<&Entry> {
+        self.position(name).ok().map(|i| &self.entries[i])
     }
 }
+
+/// Validates `params` against the entry's schema.
+fn check(entry: &Entry, params: &Value) -> Result<(), ToolError> {
+    // `is_valid` is the fast path; `validate` builds the error only when there is one.
+    if entry.validator.is_valid(params) {
+        return Ok(());
+    }
+    match entry.validator.validate(params) {
+        Ok(()) => Ok(()),
+        Err(error) => Err(ToolError::invalid(describe(&error))),
+    }
+}
+
+/// A schema violation for a person: `parameter `input`: 42 is not of type "string"`, with
+/// the parameter as a path (`options.depth`, `items[2]`) when it is nested.
+fn describe(error: &ValidationError<'_>) -> String {
+    let mut path = String::new();
+    for segment in error.instance_path().iter() {
+        match segment {
+            LocationSegment::Property(p) if path.is_empty() => path.push_str(&p),
+            LocationSegment::Property(p) => {
+                path.push('.');
+                path.push_str(&p);
+            }
+            LocationSegment::Index(i) => {
+                // Writing to a String cannot fail.
+                let _ = write!(path, "[{i}]");
+            }
+        }
+    }
+    match (error.kind(), path.is_empty()) {
+        (ValidationErrorKind::Required { property }, true) => match property.as_str() {
+            Some(p) => format!("parameter `{p}` is required"),
+            None => format!("parameter {property} is required"),
+        },
+        (ValidationErrorKind::Required { property }, false) => match property.as_str() {
+            Some(p) => format!("parameter `{path}.{p}` is required"),
+            None => format!("parameter `{path}`: {error}"),
+        },
+        (_, true) => format!("parameters: {error}"),
+        (_, false) => format!("parameter `{path}`: {error}"),
+    }
+}
+
+/// Whether `name` is kebab-case: `[a-z][a-z0-9]*(-[a-z0-9]+)*`.
+fn is_kebab_case(name: &str) -> bool {
+    let starts_with_letter = name.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
+    starts_with_letter
+        && name.split('-').all(|w| {
+            !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
