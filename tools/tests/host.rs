@@ -322,8 +322,8 @@ fn batch_results_come_back_in_order() {
         .collect();
     assert_eq!(texts, ["0", "1", "2", "unknown_tool", "3", "4", "5"]);
     // Inline-only batches too, small and large.
-    let small: Vec<(String, Value)> = (0..3).map(|i| ("echo".into(), json!(i))).collect();
-    let large: Vec<(String, Value)> = (0..100).map(|i| ("echo".into(), json!(i))).collect();
+    let small: Vec<(String, Value)> = (0..3).map(|i| ("echo".into(), json!({"i": i}))).collect();
+    let large: Vec<(String, Value)> = (0..100).map(|i| ("echo".into(), json!({"i": i}))).collect();
     for calls in [small, large] {
         let texts: Vec<String> = r
             .host
@@ -331,7 +331,9 @@ fn batch_results_come_back_in_order() {
             .into_iter()
             .map(|r| r.unwrap().text)
             .collect();
-        let want: Vec<String> = (0..calls.len()).map(|i| i.to_string()).collect();
+        let want: Vec<String> = (0..calls.len())
+            .map(|i| format!(r#"{{"i":{i}}}"#))
+            .collect();
         assert_eq!(texts, want);
     }
 }

@@ -7,7 +7,7 @@
 //! | `archive-handler` | filesystem | restricted | yes |
 //! | `environment-reader` | system | restricted | no |
 //! | `process-executor` | system | privileged | yes |
-//! | `system-monitor` | system | safe | yes |
+//! | `system-monitor` | system | restricted | yes |
 //! | `http-requester` | network | privileged | yes |
 //!
 //! Every path a tool is given goes through [`confine::resolve`] before anything is touched:
@@ -62,6 +62,42 @@ pub fn register(registry: &mut Registry) {
         let name = tool.spec().name;
         if let Err(e) = registry.register(tool) {
             panic!("built-in tool {name} does not register: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use llmspell_core::tools::SecurityLevel;
+
+    #[test]
+    fn specs_are_kebab_case_uncached_object_schemas() {
+        let tools = tools();
+        assert_eq!(tools.len(), 7);
+        for tool in &tools {
+            let spec = tool.spec();
+            let kebab = spec
+                .name
+                .split('-')
+                .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()));
+            assert!(kebab, "{}", spec.name);
+            assert!(!spec.cacheable, "{}: reads state that changes", spec.name);
+            assert_eq!(spec.parameters["type"], "object", "{}", spec.name);
+            assert!(spec.parameters["properties"].is_object(), "{}", spec.name);
+            let privileged = matches!(spec.name, "process-executor" | "http-requester");
+            assert_eq!(
+                spec.security == SecurityLevel::Privileged,
+                privileged,
+                "{}",
+                spec.name
+            );
+            assert_eq!(
+                spec.blocking,
+                spec.name != "environment-reader",
+                "{}",
+                spec.name
+            );
         }
     }
 }

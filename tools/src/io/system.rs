@@ -40,7 +40,7 @@ impl SystemMonitor {
                 description:
                     "Report CPU usage, memory, disks, load averages and the largest processes",
                 parameters,
-                security: SecurityLevel::Safe,
+                security: SecurityLevel::Restricted,
                 cacheable: false,
                 blocking: true,
             },
