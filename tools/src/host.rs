@@ -1,1 +1,0 @@
-//! The host that runs tools. STUB.
