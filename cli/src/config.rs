@@ -310,7 +310,7 @@ impl Config {
         let t = &self.tools;
         let workers = match t.workers {
             Some(n) if n > 0 => n,
-            _ => std::thread::available_parallelism().map_or(1, usize::from),
+            _ => cpu_count(),
         };
         HostConfig {
             policy: Policy {
@@ -341,6 +341,31 @@ impl Config {
             usize::try_from(self.kernel.max_message_size_mb * MIB).unwrap_or(usize::MAX)
         })
     }
+}
+
+/// The CPUs this process may run on: one `sched_getaffinity` call. (The standard
+/// library's `available_parallelism` also reads cgroup files, a dozen system calls that
+/// a one-shot `tool invoke` does not need.)
+#[cfg(target_os = "linux")]
+pub fn cpu_count() -> usize {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; the kernel fills at most its size.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: `set` is a live cpu_set_t of `size` bytes; pid 0 is this thread.
+    let ok = unsafe { libc::sched_getaffinity(0, size, &mut set) } == 0;
+    // SAFETY: CPU_COUNT reads the set filled above.
+    let n = if ok {
+        unsafe { libc::CPU_COUNT(&set) }
+    } else {
+        0
+    };
+    usize::try_from(n).ok().filter(|n| *n > 0).unwrap_or(1)
+}
+
+/// The CPUs this process may run on.
+#[cfg(not(target_os = "linux"))]
+pub fn cpu_count() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 fn env_error(name: &str, value: &str, why: &str) -> CliError {

@@ -29,6 +29,9 @@ const AFTER_IDLE_GRACE: Duration = Duration::from_secs(1);
 const PROTOCOL_VERSION: &str = "5.3";
 /// Signatures remembered to reject replays.
 const REPLAY_WINDOW: usize = 4096;
+/// How long the first request waits for the iopub subscription to take (the kernel's
+/// `iopub_welcome`), so that the kernel's idle status on it is seen.
+const WELCOME_WAIT: Duration = Duration::from_millis(250);
 
 /// One connection to a kernel.
 pub struct Client {
@@ -38,6 +41,8 @@ pub struct Client {
     session: String,
     username: String,
     next_id: u64,
+    /// Whether iopub has delivered a message (or we stopped waiting for one).
+    iopub_ready: bool,
     /// The shell endpoint, for messages.
     endpoint: String,
 }
@@ -89,6 +94,7 @@ impl Client {
             session,
             username,
             next_id: 0,
+            iopub_ready: false,
             endpoint: shell_endpoint,
         })
     }
@@ -110,6 +116,7 @@ impl Client {
         timeout: Duration,
     ) -> Result<Value, CliError> {
         let deadline = Instant::now() + timeout;
+        self.await_iopub(deadline.min(Instant::now() + WELCOME_WAIT))?;
         let msg_id = self.send(msg_type, content)?;
         let mut idle_deadline: Option<Instant> = None;
         loop {
@@ -163,6 +170,29 @@ impl Client {
                 Err(e) => return Err(zmq_error("cannot poll", &self.endpoint, e)),
             }
         }
+    }
+
+    /// Before the first request: waits until `until` for a first iopub message (an
+    /// llmspell kernel greets each subscriber with `iopub_welcome`), so that the
+    /// subscription is in place before the kernel publishes our request's status.
+    fn await_iopub(&mut self, until: Instant) -> Result<(), CliError> {
+        while !self.iopub_ready {
+            if self.recv(Channel::Iopub)?.is_some() {
+                break;
+            }
+            let now = Instant::now();
+            if now >= until {
+                tracing::debug!("no iopub message yet; sending anyway");
+                break;
+            }
+            let wait_ms = i64::try_from((until - now).as_micros().div_ceil(1000)).unwrap_or(1);
+            match self.iopub.poll(zmq::POLLIN, wait_ms) {
+                Ok(_) | Err(zmq::Error::EINTR) => {}
+                Err(e) => return Err(zmq_error("cannot poll", &self.endpoint, e)),
+            }
+        }
+        self.iopub_ready = true;
+        Ok(())
     }
 
     /// Signs and sends one shell message; returns its msg_id.

@@ -48,11 +48,11 @@ impl Fake {
         self.reply_with(&self.codec, to, msg_type, content);
     }
 
-    fn publish(&self, parent: &RawMessage, msg_type: &str, content: &Value) {
+    fn publish(&self, parent: Bytes, msg_type: &str, content: &Value) {
         let frames = self.codec.encode(
             &[Bytes::from_static(b"kernel.status")],
             Self::header(msg_type),
-            parent.header_bytes.clone(),
+            parent,
             Bytes::from_static(b"{}"),
             Bytes::from(content.to_string()),
             &[],
@@ -170,9 +170,22 @@ fn replies_with_a_bad_signature_are_dropped() {
 fn a_kernel_that_goes_idle_without_replying_is_reported_quickly() {
     let (info, kernel) = fake_kernel(|mut k| {
         k.await_subscriber();
+        k.publish(
+            Bytes::from_static(b"{}"),
+            "iopub_welcome",
+            &json!({"subscription": ""}),
+        );
         let req = k.recv();
-        k.publish(&req, "status", &json!({"execution_state": "busy"}));
-        k.publish(&req, "status", &json!({"execution_state": "idle"}));
+        k.publish(
+            req.header_bytes.clone(),
+            "status",
+            &json!({"execution_state": "busy"}),
+        );
+        k.publish(
+            req.header_bytes.clone(),
+            "status",
+            &json!({"execution_state": "idle"}),
+        );
     });
     let mut client = Client::connect(&info, &ZeromqConfig::default()).unwrap();
     let started = Instant::now();

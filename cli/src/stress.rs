@@ -80,6 +80,11 @@ pub fn run(
         Scenario::All => ALL.to_vec(),
         one => vec![one],
     };
+    // One unmeasured request first: connections, the iopub subscription, lazy setup.
+    let warm_up = backend.call(&ToolRequest::List { category: None })?;
+    if !is_ok(&warm_up) {
+        return Err(CliError::from_reply(&warm_up));
+    }
     let limit = Duration::from_secs(args.time_limit_s);
     let mut outcomes = Vec::new();
     for scenario in scenarios {
@@ -311,7 +316,7 @@ fn report(backend: &str, scale: f64, outcomes: &[Outcome]) -> String {
             vec![
                 o.name.to_string(),
                 o.ops.to_string(),
-                format!("{:.3}", o.seconds),
+                format!("{:.4}", o.seconds),
                 format!("{:.0}", o.ops_per_sec()),
                 format_latency(o.p50_ns),
                 format_latency(o.p99_ns),
