@@ -86,6 +86,11 @@ fn run(cli: Cli) -> Result<i32, CliError> {
     let format: OutputFormat = cli.output;
     let config_path = cli.config.as_deref();
     let connect = cli.connect.as_deref();
+    if connect.is_some() && !matches!(cli.command, Command::Tool { .. } | Command::Stress(_)) {
+        return Err(CliError::usage(
+            "--connect applies to `tool` and `stress` commands only",
+        ));
+    }
     match &cli.command {
         Command::Kernel { command } => match command {
             KernelCommand::Start(args) if args.daemon => {

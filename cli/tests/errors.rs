@@ -16,6 +16,8 @@ fn bad_flags_are_clap_errors_with_exit_code_2() {
         &["--output", "xml", "kernel", "status"],
         &["kernel", "frobnicate"],
         &["kernel", "stop", "abc", "--all"],
+        &["--connect", "ab12", "exec", "1"],
+        &["--connect", "ab12", "kernel", "status"],
         &["run"],
         &["exec"],
         &[],
