@@ -13,9 +13,16 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
-    /// Configuration file (reserved: accepted and ignored for now).
+    /// Configuration file (llmspell.toml); `LLMSPELL_<SECTION>_<KEY>` variables override
+    /// its settings.
     #[arg(long, global = true, env = "LLMSPELL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Send tool commands to this kernel instead of running them in-process: a connection
+    /// file, a kernel id (or prefix) from `kernel status`, or HOST:PORT (a registered
+    /// kernel's shell port). Overrides `kernel connect`.
+    #[arg(long, global = true, value_name = "TARGET")]
+    pub connect: Option<String>,
 
     /// The command to run.
     #[command(subcommand)]
@@ -53,6 +60,118 @@ pub enum Command {
     Exec(ExecArgs),
     /// Run a Lua script in an embedded kernel.
     Run(RunArgs),
+    /// List, describe, search and invoke tools: in-process, or on a kernel with
+    /// `--connect` or after `kernel connect`.
+    Tool {
+        /// The tool command.
+        #[command(subcommand)]
+        command: ToolCommand,
+    },
+    /// Rerun the performance guide's stress tests and print ops/s, latency and RSS.
+    Stress(StressArgs),
+}
+
+/// `llmspell tool ...`.
+#[derive(Debug, Subcommand)]
+pub enum ToolCommand {
+    /// List the tools: name, category and description.
+    List {
+        /// Only the tools of this category.
+        #[arg(long, value_name = "C")]
+        category: Option<String>,
+    },
+    /// Describe one tool, with the JSON Schema of its parameters.
+    Info {
+        /// The tool.
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Find tools by name, description and category, best first.
+    Search {
+        /// The words to look for.
+        #[arg(value_name = "QUERY", required = true, num_args = 1..)]
+        query: Vec<String>,
+        /// Most results.
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        limit: usize,
+    },
+    /// Run a tool and print its result.
+    Invoke(InvokeArgs),
+}
+
+/// `llmspell tool invoke`.
+#[derive(Clone, Debug, Args)]
+pub struct InvokeArgs {
+    /// The tool.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// The parameters: a JSON object, `-` to read it from stdin, or `@FILE`.
+    #[arg(
+        long,
+        value_name = "JSON",
+        default_value = "{}",
+        allow_hyphen_values = true
+    )]
+    pub params: String,
+
+    /// Abandon the tool after this many milliseconds (default: its configured timeout).
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub timeout_ms: Option<u64>,
+}
+
+/// A stress scenario of the performance guide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// Every scenario, in the guide's order.
+    All,
+    /// 1,000 tool lists.
+    RapidList,
+    /// 100 info requests for every tool.
+    RegistryStress,
+    /// 500 calculator invocations.
+    RapidInvoke,
+    /// 10,000 calculator invocations, RSS at start and end.
+    Sustained,
+    /// 500 searches.
+    RapidSearch,
+    /// Invocations with a 1 MB JSON input.
+    LargePayload,
+    /// 100 valid and 100 invalid calls, interleaved.
+    ErrorRecovery,
+}
+
+/// `llmspell stress`.
+#[derive(Clone, Debug, Args)]
+pub struct StressArgs {
+    /// Run against this kernel over ZeroMQ (a TARGET as for `--connect`); default:
+    /// in-process.
+    #[arg(long, value_name = "TARGET")]
+    pub remote: Option<String>,
+
+    /// Which scenario to run.
+    #[arg(long, value_enum, default_value_t = Scenario::All)]
+    pub scenario: Scenario,
+
+    /// Multiply every scenario's operation count by this (e.g. 0.01 for a smoke test).
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = parse_scale)]
+    pub scale: f64,
+
+    /// Stop a scenario after this many seconds, whatever its count.
+    #[arg(long, value_name = "S", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub time_limit_s: u64,
+}
+
+fn parse_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(f) if f > 0.0 && f <= 100.0 => Ok(f),
+        _ => Err(format!("{text:?} is not a number above 0 and at most 100")),
+    }
 }
 
 /// `llmspell kernel ...`.
@@ -66,6 +185,19 @@ pub enum KernelCommand {
     Stop(StopArgs),
     /// Install the Jupyter kernelspec.
     Install(InstallArgs),
+    /// Send every later tool command to this kernel, until `kernel disconnect`.
+    Connect(ConnectArgs),
+    /// Forget the kernel saved by `kernel connect`: tool commands run in-process again.
+    Disconnect,
+}
+
+/// `llmspell kernel connect`.
+#[derive(Clone, Debug, Args)]
+pub struct ConnectArgs {
+    /// A connection file, a kernel id (or prefix) from `kernel status`, or HOST:PORT
+    /// (a registered kernel's shell port).
+    #[arg(value_name = "TARGET")]
+    pub target: String,
 }
 
 /// The transport of a new connection file.
@@ -231,6 +363,58 @@ mod tests {
         let cli = Cli::try_parse_from(["llmspell", "--output", "json", "run", "a.lua"]).unwrap();
         assert_eq!(cli.output, OutputFormat::Json);
         assert!(Cli::try_parse_from(["llmspell", "run"]).is_err());
+    }
+
+    #[test]
+    fn tool_commands_parse() {
+        let cli = Cli::try_parse_from([
+            "llmspell",
+            "tool",
+            "invoke",
+            "calculator",
+            "--params",
+            r#"{"input":"2+2"}"#,
+            "--timeout-ms",
+            "50",
+            "--output",
+            "json",
+        ])
+        .expect("valid command line");
+        assert_eq!(cli.output, OutputFormat::Json);
+        match cli.command {
+            Command::Tool {
+                command: ToolCommand::Invoke(a),
+            } => {
+                assert_eq!(a.name, "calculator");
+                assert_eq!(a.params, r#"{"input":"2+2"}"#);
+                assert_eq!(a.timeout_ms, Some(50));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["llmspell", "tool", "search", "hash", "file"]).unwrap();
+        assert!(matches!(cli.command, Command::Tool {
+            command: ToolCommand::Search { ref query, limit: 10 }
+        } if query == &["hash", "file"]));
+        let cli = Cli::try_parse_from(["llmspell", "--connect", "ab12", "tool", "list"]).unwrap();
+        assert_eq!(cli.connect.as_deref(), Some("ab12"));
+        for bad in [
+            &["llmspell", "tool", "invoke"][..],
+            &["llmspell", "tool", "invoke", "x", "--timeout-ms", "0"],
+            &["llmspell", "tool", "search"],
+            &["llmspell", "stress", "--scale", "0"],
+            &["llmspell", "stress", "--scenario", "nope"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+        let cli =
+            Cli::try_parse_from(["llmspell", "stress", "--scenario", "rapid-invoke"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Stress(StressArgs {
+                scenario: Scenario::RapidInvoke,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -16,12 +16,12 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// The registry of this process's runtime directory.
-fn registry() -> Result<Registry, CliError> {
+pub fn registry() -> Result<Registry, CliError> {
     Ok(Registry::new(paths::runtime_dir(&paths::process_env)?))
 }
 
 /// The running kernels; records of dead processes are removed.
-fn live_records(registry: &Registry) -> Result<Vec<KernelRecord>, CliError> {
+pub fn live_records(registry: &Registry) -> Result<Vec<KernelRecord>, CliError> {
     let (live, _stale) =
         registry.partition_live(|r| process::is_registered_process(r.pid, r.started_unix_ms))?;
     Ok(live)
@@ -93,7 +93,7 @@ fn status_table(records: &[KernelRecord], now_ms: u64) -> String {
 }
 
 /// The records `id` names: itself, or the one record whose id starts with it.
-fn resolve<'a>(records: &'a [KernelRecord], id: &str) -> Result<&'a KernelRecord, CliError> {
+pub fn resolve<'a>(records: &'a [KernelRecord], id: &str) -> Result<&'a KernelRecord, CliError> {
     if let Some(exact) = records.iter().find(|r| r.id == id) {
         return Ok(exact);
     }

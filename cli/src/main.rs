@@ -8,16 +8,26 @@
 //!   `~/.llmspell/run`).
 //! - `kernel install [--user|--prefix DIR|--sys-prefix]`: the Jupyter kernelspec.
 //! - `exec CODE`, `run FILE [ARGS...]`: Lua in an embedded kernel, no sockets.
+//! - `tool list|info|search|invoke`: the built-in tools, in-process (no kernel), or on a
+//!   kernel with `--connect TARGET` or after `kernel connect TARGET` (until
+//!   `kernel disconnect`), over the `tool_request` protocol (docs/protocol.md).
+//! - `stress [--remote TARGET] [--scenario NAME]`: the performance guide's stress tests.
+//!
+//! Configuration: `--config FILE` or `LLMSPELL_CONFIG` (llmspell.toml), with
+//! `LLMSPELL_<SECTION>_<KEY>` overrides; read by the commands that use it (`tool`,
+//! `stress`, `kernel connect`).
 //!
 //! Errors go to stderr (or, with `--output json`, as `{"error": {...}}` on stdout) with a
 //! non-zero exit code: 2 for usage errors, 1 for the rest. User input never panics.
 
 mod cli;
+mod config;
 mod connfile;
 mod daemon;
 mod error;
 mod exec;
 mod fsutil;
+mod host;
 mod install;
 mod kernel_cmd;
 mod kernel_start;
@@ -25,9 +35,15 @@ mod logging;
 mod output;
 mod paths;
 mod process;
+mod protocol;
 mod registry;
+mod remote;
+mod stats;
+mod stress;
+mod target;
 #[cfg(test)]
 mod testutil;
+mod tool_cmd;
 
 use clap::Parser;
 
@@ -72,10 +88,14 @@ fn run(cli: Cli) -> Result<i32, CliError> {
         _ => None,
     };
     logging::init(log_file)?;
-    if let Some(config) = &cli.config {
-        tracing::debug!(config = %config.display(), "--config is reserved and ignored for now");
-    }
     let format: OutputFormat = cli.output;
+    let config_path = cli.config.as_deref();
+    let connect = cli.connect.as_deref();
+    if connect.is_some() && !matches!(cli.command, Command::Tool { .. } | Command::Stress(_)) {
+        return Err(CliError::usage(
+            "--connect applies to `tool` and `stress` commands only",
+        ));
+    }
     match &cli.command {
         Command::Kernel { command } => match command {
             KernelCommand::Start(args) if args.daemon => {
@@ -85,8 +105,15 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             KernelCommand::Status => kernel_cmd::status(format),
             KernelCommand::Stop(args) => kernel_cmd::stop(args, format),
             KernelCommand::Install(args) => install::run(args, format),
+            KernelCommand::Connect(args) => {
+                let config = config::Config::load_from_process(config_path)?;
+                target::connect(args, &config.transport.zeromq, format)
+            }
+            KernelCommand::Disconnect => target::disconnect(format),
         },
         Command::Exec(args) => exec::exec(args),
         Command::Run(args) => exec::run(args),
+        Command::Tool { command } => tool_cmd::run(command, format, config_path, connect),
+        Command::Stress(args) => stress::run(args, format, config_path, connect),
     }
 }

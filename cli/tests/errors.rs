@@ -16,6 +16,8 @@ fn bad_flags_are_clap_errors_with_exit_code_2() {
         &["--output", "xml", "kernel", "status"],
         &["kernel", "frobnicate"],
         &["kernel", "stop", "abc", "--all"],
+        &["--connect", "ab12", "exec", "1"],
+        &["--connect", "ab12", "kernel", "status"],
         &["run"],
         &["exec"],
         &[],
@@ -70,10 +72,17 @@ fn unreadable_script_is_a_clear_usage_error() {
 }
 
 #[test]
-fn config_is_accepted_and_ignored() {
+fn config_is_read_only_by_the_commands_that_use_it() {
     let sb = Sandbox::new("err-config");
     let out = sb.run(&["--config", "/nonexistent/llmspell.toml", "kernel", "status"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    let out = sb.run(&["--config", "/nonexistent/llmspell.toml", "tool", "list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("/nonexistent/llmspell.toml"),
+        "{}",
+        stderr(&out)
+    );
     let out = sb
         .cmd(&["kernel", "status"])
         .env("LLMSPELL_CONFIG", "/x.toml")

@@ -179,3 +179,77 @@ pub fn dead_pid() -> u32 {
     child.wait().unwrap();
     pid
 }
+
+/// The registry records in a runtime dir (files named `<hex>.json`).
+pub fn kernel_records(rt: &Path) -> Vec<serde_json::Value> {
+    let Ok(entries) = std::fs::read_dir(rt) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let id = name.strip_suffix(".json")?;
+            if !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            serde_json::from_str(&std::fs::read_to_string(rt.join(&name)).ok()?).ok()
+        })
+        .collect()
+}
+
+/// A foreground kernel (`kernel start -f FILE`) in a sandbox, killed and reaped on drop.
+pub struct TestKernel {
+    /// The child, reaped on drop.
+    pub child: Reaped,
+    /// Its connection file.
+    pub connection_file: PathBuf,
+    /// Its registry record.
+    pub record: serde_json::Value,
+}
+
+impl TestKernel {
+    /// Starts a kernel with a connection file it writes itself, and waits (at most 10 s)
+    /// for its record and its file.
+    pub fn start(sb: &Sandbox) -> TestKernel {
+        let conn = sb.root().join("kernel.json");
+        let child = sb
+            .cmd(&["kernel", "start", "-f", conn.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a kernel");
+        let child = Reaped(Some(child));
+        let rt = sb.runtime_dir();
+        assert!(
+            wait_until(Duration::from_secs(10), || {
+                !kernel_records(&rt).is_empty() && conn.exists()
+            }),
+            "the kernel registers and writes its connection file"
+        );
+        let record = kernel_records(&rt).remove(0);
+        TestKernel {
+            child,
+            connection_file: conn,
+            record,
+        }
+    }
+
+    /// The kernel's id.
+    pub fn id(&self) -> String {
+        self.record["id"].as_str().unwrap().to_string()
+    }
+
+    /// `127.0.0.1:<shell port>`.
+    pub fn host_port(&self) -> String {
+        format!("127.0.0.1:{}", self.record["ports"]["shell"])
+    }
+
+    /// Stops it with SIGTERM and waits for it to exit (and unregister).
+    pub fn stop(mut self) {
+        if let Some(mut child) = self.child.0.take() {
+            // SAFETY: a positive pid of our own child.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+}
