@@ -17,6 +17,8 @@ use serde_json::{json, Value};
 pub const MAX_RESULTS: usize = 10_000;
 /// Longest query accepted, in bytes.
 const MAX_QUERY: usize = 64 * 1024;
+/// Deepest result accepted: serde_json's parser stops at 128 levels.
+const MAX_DEPTH: usize = 127;
 /// Stack of the thread a query runs on.
 const JQ_STACK: usize = 256 << 20;
 /// Native filters left out: they read the environment or the clock.
@@ -177,9 +179,53 @@ fn run_here(query: &str, input: &Value) -> Result<(Vec<Value>, bool), ToolError>
             return Ok((results, true));
         }
         let value = result.map_err(|err| ToolError::failed(format!("jq error: {err}")))?;
+        if deeper_than(&value, MAX_DEPTH) {
+            dismantle(value);
+            return Err(ToolError::failed(format!(
+                "a result is nested deeper than {MAX_DEPTH} levels, more than JSON output allows"
+            )));
+        }
         results.push(to_json(&value));
     }
     Ok((results, false))
+}
+
+/// Whether `value` holds an array or object below `limit` enclosing ones. Iterative: the
+/// value may be nested far deeper than the stack allows recursion.
+fn deeper_than(value: &Val, limit: usize) -> bool {
+    let mut stack = vec![(value, 0usize)];
+    while let Some((value, depth)) = stack.pop() {
+        match value {
+            Val::Arr(_) | Val::Obj(_) if depth > limit => return true,
+            Val::Arr(items) => stack.extend(items.iter().map(|item| (item, depth + 1))),
+            Val::Obj(map) => stack.extend(
+                map.iter()
+                    .flat_map(|(k, v)| [(k, depth + 1), (v, depth + 1)]),
+            ),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Drops `value` without recursion, taking apart what nothing else shares.
+fn dismantle(value: Val) {
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Val::Arr(items) => {
+                if let Ok(items) = jaq_json::Rc::try_unwrap(items) {
+                    stack.extend(items);
+                }
+            }
+            Val::Obj(map) => {
+                if let Ok(map) = jaq_json::Rc::try_unwrap(map) {
+                    stack.extend(map.into_iter().flat_map(|(k, v)| [k, v]));
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A jaq value as JSON. jaq values are a superset of JSON (byte strings, non-string keys,

@@ -108,6 +108,19 @@ fn jq_definitions_but_not_recursive_ones() {
         assert_eq!(kind, ToolErrorKind::InvalidParams, "{query}");
         assert!(message.contains("`f` calls itself"), "{query}: {message}");
     }
+    // Values built deeper than JSON allows are refused, not printed or dropped
+    // recursively.
+    let (kind, message) = err(
+        &tool,
+        json!({"input": [],
+        "query": "reduce range(200000) as $i ([]; [.])"}),
+    );
+    assert_eq!(kind, ToolErrorKind::Failed);
+    assert!(message.contains("nested deeper"), "{message}");
+    assert_eq!(
+        jq(json!(0), "reduce range(100) as $i (.; [.]) | flatten"),
+        json!([[0]])
+    );
     // Deeply nested queries parse on the evaluation thread's large stack.
     let deep = format!("{}.{}", "(".repeat(5000), ")".repeat(5000));
     assert_eq!(jq(json!(7), &deep), json!([7]));
