@@ -242,14 +242,14 @@ pub struct StartArgs {
     #[arg(long)]
     pub daemon: bool,
 
-    /// Largest accepted message, in MiB.
+    /// Largest accepted message, in MiB [default: `[kernel] max_message_size_mb` of the
+    /// configuration, else 100].
     #[arg(
         long,
         value_name = "N",
-        default_value_t = 100,
         value_parser = clap::value_parser!(u64).range(1..=1_048_576)
     )]
-    pub max_message_size_mb: u64,
+    pub max_message_size_mb: Option<u64>,
 
     /// Write logs to this file (appending) instead of stderr.
     #[arg(long, value_name = "PATH")]

@@ -144,11 +144,9 @@ fn child_args(
         TransportArg::Ipc => "ipc",
     };
     push(&mut out, "--transport", transport);
-    push(
-        &mut out,
-        "--max-message-size-mb",
-        args.max_message_size_mb.to_string(),
-    );
+    if let Some(mb) = args.max_message_size_mb {
+        push(&mut out, "--max-message-size-mb", mb.to_string());
+    }
     push(&mut out, "--log-file", log_file);
     push(&mut out, "--kernel-id", id);
     push(&mut out, "--pid-file", pid_file);
@@ -259,7 +257,7 @@ mod tests {
         assert_eq!(child.pid_file.as_deref(), Some(Path::new("/r/k.pid")));
         let conn = child.connection_file.unwrap();
         assert!(conn.is_absolute() && conn.ends_with("c.json"));
-        assert_eq!(child.max_message_size_mb, 100);
+        assert_eq!(child.max_message_size_mb, None);
     }
 
     #[test]

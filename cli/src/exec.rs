@@ -20,7 +20,7 @@ const EXIT_INTERRUPTED: i32 = 130;
 const EXIT_STDOUT_CLOSED: i32 = 141;
 
 /// `llmspell exec`.
-pub fn exec(args: &ExecArgs) -> Result<i32, CliError> {
+pub fn exec(args: &ExecArgs, config_path: Option<&std::path::Path>) -> Result<i32, CliError> {
     let code = if args.code == "-" {
         let mut code = String::new();
         std::io::stdin()
@@ -30,24 +30,31 @@ pub fn exec(args: &ExecArgs) -> Result<i32, CliError> {
     } else {
         args.code.clone()
     };
-    run_code(&code, "=exec", Vec::new())
+    run_code(&code, "=exec", Vec::new(), config_path)
 }
 
 /// `llmspell run`.
-pub fn run(args: &RunArgs) -> Result<i32, CliError> {
+pub fn run(args: &RunArgs, config_path: Option<&std::path::Path>) -> Result<i32, CliError> {
     let name = args.file();
     let code = std::fs::read_to_string(name)
         .map_err(|e| CliError::usage(format!("cannot read script {name}: {e}")))?;
     let mut script_args = vec![name.to_string()];
     script_args.extend(args.args().iter().cloned());
-    run_code(&code, &format!("@{name}"), script_args)
+    run_code(&code, &format!("@{name}"), script_args, config_path)
 }
 
-fn run_code(code: &str, chunk_name: &str, script_args: Vec<String>) -> Result<i32, CliError> {
+fn run_code(
+    code: &str,
+    chunk_name: &str,
+    script_args: Vec<String>,
+    config_path: Option<&std::path::Path>,
+) -> Result<i32, CliError> {
+    let config = crate::config::Config::load_from_process(config_path)?;
+    let tools = crate::host::embedded_host(config.host_config());
     let mut kernel = EmbeddedKernel::new(EngineConfig {
         kernel_mode: false,
         script_args,
-        tools: None,
+        tools: Some(llmspell_core::tools::ToolHostRef(tools)),
     })
     .map_err(|e| {
         CliError::new(

@@ -18,7 +18,8 @@ use crate::registry::{self, KernelRecord, Ports, Registry};
 use crate::{fsutil, paths, process};
 
 /// Runs a kernel until it is told to stop. Returns the exit code (0 on shutdown or SIGTERM).
-pub fn start_foreground(args: &StartArgs) -> Result<i32, CliError> {
+pub fn start_foreground(args: &StartArgs, config_path: Option<&Path>) -> Result<i32, CliError> {
+    let config = crate::config::Config::load_from_process(config_path)?;
     redirect_stdout_to_stderr();
     // Jupyter names the connection file; the registry is then a convenience that must not
     // keep the kernel from starting (say, in a read-only home).
@@ -69,19 +70,19 @@ pub fn start_foreground(args: &StartArgs) -> Result<i32, CliError> {
             (info, true)
         }
     };
-    let max_message_size = args
+    let max_message_size_mb = args
         .max_message_size_mb
-        .checked_mul(1 << 20)
-        .ok_or_else(|| {
-            CliError::usage(format!(
-                "--max-message-size-mb {} is too large",
-                args.max_message_size_mb
-            ))
-        })?;
+        .unwrap_or(config.kernel.max_message_size_mb);
+    let max_message_size = max_message_size_mb.checked_mul(1 << 20).ok_or_else(|| {
+        CliError::usage(format!(
+            "max message size {max_message_size_mb} MiB is too large"
+        ))
+    })?;
+    let tools = crate::host::embedded_host(config.host_config());
     let server = Server::bind(ServerConfig {
         connection: info.clone(),
         max_message_size,
-        tools: None,
+        tools: Some(llmspell_core::tools::ToolHostRef(tools)),
     })
     .map_err(|e| {
         CliError::new(

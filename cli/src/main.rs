@@ -35,7 +35,7 @@ mod logging;
 mod output;
 mod paths;
 mod process;
-mod protocol;
+
 mod registry;
 mod remote;
 mod stats;
@@ -101,7 +101,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             KernelCommand::Start(args) if args.daemon => {
                 daemon::start(args, cli.config.as_deref(), format)
             }
-            KernelCommand::Start(args) => kernel_start::start_foreground(args),
+            KernelCommand::Start(args) => kernel_start::start_foreground(args, config_path),
             KernelCommand::Status => kernel_cmd::status(format),
             KernelCommand::Stop(args) => kernel_cmd::stop(args, format),
             KernelCommand::Install(args) => install::run(args, format),
@@ -111,8 +111,8 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             }
             KernelCommand::Disconnect => target::disconnect(format),
         },
-        Command::Exec(args) => exec::exec(args),
-        Command::Run(args) => exec::run(args),
+        Command::Exec(args) => exec::exec(args, config_path),
+        Command::Run(args) => exec::run(args, config_path),
         Command::Tool { command } => tool_cmd::run(command, format, config_path, connect),
         Command::Stress(args) => stress::run(args, format, config_path, connect),
     }

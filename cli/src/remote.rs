@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::config::ZeromqConfig;
 use crate::error::{CliError, ErrorKind};
 use crate::fsutil;
-use crate::protocol::ToolRequest;
+use llmspell_core::tools::protocol::ToolRequest;
 
 /// How long a reply may take beyond the tool's own timeout.
 pub const REPLY_GRACE: Duration = Duration::from_secs(30);

@@ -25,10 +25,10 @@ use crate::cli::{OutputFormat, Scenario, StressArgs};
 use crate::config::Config;
 use crate::error::{CliError, ErrorKind};
 use crate::output;
-use crate::protocol::{is_ok, ToolRequest};
 use crate::stats::{format_latency, percentile, rss_kb, Outcome};
 use crate::target;
 use crate::tool_cmd::Backend;
+use llmspell_core::tools::protocol::{is_ok, ToolRequest};
 
 /// The tool the payload scenario sends 1 MiB to, and its parameters around the input.
 const PAYLOAD_TOOL: &str = "json-processor";

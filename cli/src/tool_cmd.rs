@@ -17,10 +17,10 @@ use serde_json::Value;
 use crate::cli::{OutputFormat, ToolCommand};
 use crate::config::Config;
 use crate::error::{CliError, ErrorKind};
-use crate::protocol::{self, ToolRequest};
 use crate::remote::Client;
 use crate::target::{self, Target};
 use crate::{host, output};
+use llmspell_core::tools::protocol::{self, ToolRequest};
 
 /// Where tool requests are answered.
 pub enum Backend {

@@ -116,7 +116,6 @@ fn both(sb: &Sandbox, target: &str, args: &[&str]) -> (Value, Value) {
 }
 
 #[test]
-#[ignore = "needs kernel tool_request"]
 fn remote_list_info_search_and_invoke_match_in_process() {
     let sb = Sandbox::new("rt-tools");
     let kernel = TestKernel::start(&sb);
@@ -160,7 +159,6 @@ fn remote_list_info_search_and_invoke_match_in_process() {
 }
 
 #[test]
-#[ignore = "needs kernel tool_request"]
 fn kernel_connect_sends_later_commands_to_the_kernel() {
     let sb = Sandbox::new("rt-saved");
     let kernel = TestKernel::start(&sb);
@@ -193,7 +191,6 @@ fn kernel_connect_sends_later_commands_to_the_kernel() {
 }
 
 #[test]
-#[ignore = "needs kernel tool_request"]
 fn stress_runs_remotely() {
     let sb = Sandbox::new("rt-stress");
     let kernel = TestKernel::start(&sb);

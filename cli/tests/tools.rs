@@ -138,7 +138,6 @@ fn assert_spec(spec: &Value) {
 }
 
 #[test]
-#[ignore = "needs the registry and built-in tools"]
 fn list_as_a_table_and_as_json() {
     let sb = Sandbox::new("tool-list");
     let out = sb.run(&["tool", "list"]);
@@ -181,7 +180,6 @@ fn list_as_a_table_and_as_json() {
 }
 
 #[test]
-#[ignore = "needs the registry and built-in tools"]
 fn info_shows_the_schema() {
     let sb = Sandbox::new("tool-info");
     let out = sb.run(&["tool", "info", "calculator"]);
@@ -206,7 +204,6 @@ fn info_shows_the_schema() {
 }
 
 #[test]
-#[ignore = "needs the registry and built-in tools"]
 fn search_ranks_with_scores() {
     let sb = Sandbox::new("tool-search");
     let out = sb.run(&["tool", "search", "calc"]);
@@ -229,7 +226,6 @@ fn search_ranks_with_scores() {
 }
 
 #[test]
-#[ignore = "needs the registry and built-in tools"]
 fn invoke_prints_text_or_the_reply() {
     let sb = Sandbox::new("tool-invoke");
     let out = sb.run(&[
@@ -262,7 +258,6 @@ fn invoke_prints_text_or_the_reply() {
 }
 
 #[test]
-#[ignore = "needs the registry and built-in tools"]
 fn unknown_tools_name_the_closest_matches() {
     let sb = Sandbox::new("tool-unknown");
     for args in [
@@ -282,7 +277,6 @@ fn unknown_tools_name_the_closest_matches() {
 }
 
 #[test]
-#[ignore = "needs the registry and built-in tools"]
 fn schema_mismatches_say_which_parameter_and_why() {
     let sb = Sandbox::new("tool-schema");
     for params in [r#"{}"#, r#"{"input": 42}"#] {
@@ -314,7 +308,6 @@ fn schema_mismatches_say_which_parameter_and_why() {
 }
 
 #[test]
-#[ignore = "needs the registry and built-in tools"]
 fn params_over_the_size_limit_are_refused() {
     let sb = Sandbox::new("tool-big");
     let big = format!(r#"{{"input": "1{}"}}"#, "+1".repeat(100));
@@ -346,7 +339,6 @@ fn file_op(op: &str, path: &std::path::Path) -> String {
 }
 
 #[test]
-#[ignore = "needs the registry and built-in tools"]
 fn paths_outside_the_allowed_ones_are_refused_and_untouched() {
     let sb = Sandbox::new("tool-paths");
     let allowed = sb.root().join("allowed");
@@ -408,7 +400,6 @@ fn paths_outside_the_allowed_ones_are_refused_and_untouched() {
 }
 
 #[test]
-#[ignore = "needs the registry and built-in tools"]
 fn stress_runs_every_scenario_in_process() {
     let sb = Sandbox::new("tool-stress");
     let out = sb.run(&["--output", "json", "stress", "--scale", "0.01"]);

@@ -38,7 +38,7 @@ use std::collections::VecDeque;
 
 pub use history::History;
 pub use outbox::PROTOCOL_VERSION;
-pub use tools::{batch_entry, spec_json, ToolCall, ToolDone, ToolJob};
+pub use tools::{ToolCall, ToolDone, ToolJob};
 pub use worker::{AbortGate, EngineJob, WorkerEvent};
 
 /// Kernel settings.
@@ -166,7 +166,7 @@ pub struct Kernel {
     /// Whether the running cell waits in `io.read`.
     awaiting_input: bool,
     /// Tool requests running on a worker, by job id.
-    tool_jobs: std::collections::HashMap<u64, Ctx>,
+    tool_jobs: std::collections::HashMap<u64, tools::PendingTool>,
 }
 
 impl Kernel {

@@ -6,6 +6,7 @@
 //! runs them with timeouts on worker threads, live in the `llmspell-tools` crate.
 
 pub mod cache;
+pub mod protocol;
 mod registry;
 mod search;
 

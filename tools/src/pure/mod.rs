@@ -1,7 +1,7 @@
 //! Tools that compute on their parameters alone: no files, processes, network or
 //! environment. Each is a struct implementing [`Tool`] with a JSON Schema for its
 //! parameters, built on a well-kept crate (fasteval, base64, RustCrypto hashes, blake3,
-//! uuid, heck, chrono, similar, jsonschema, jaq, csv, minijinja).
+//! uuid, heck, chrono, similar, jsonschema, jaq, csv, minijinja, regex, url).
 //!
 //! Every tool here is [`SecurityLevel::Safe`] and non-blocking; all but `uuid-generator`
 //! and `datetime-handler` (which read the clock or randomness) are cacheable.
@@ -17,8 +17,10 @@ mod datetime;
 mod diff;
 mod encoding;
 pub(crate) mod json_processor;
+mod regex_matcher;
 mod template;
 mod text;
+mod url_parser;
 mod uuid_gen;
 mod validator;
 
@@ -31,8 +33,10 @@ pub use datetime::DatetimeHandler;
 pub use diff::DiffCalculator;
 pub use encoding::{Base64Encoder, HashCalculator};
 pub use json_processor::JsonProcessor;
+pub use regex_matcher::RegexMatcher;
 pub use template::TemplateCreator;
 pub use text::TextManipulator;
+pub use url_parser::UrlParser;
 pub use uuid_gen::UuidGenerator;
 pub use validator::DataValidator;
 
@@ -54,6 +58,8 @@ pub fn tools() -> Vec<Arc<dyn Tool>> {
         Arc::new(JsonProcessor::new()),
         Arc::new(CsvAnalyzer::new()),
         Arc::new(TemplateCreator::new()),
+        Arc::new(RegexMatcher::new()),
+        Arc::new(UrlParser::new()),
     ]
 }
 

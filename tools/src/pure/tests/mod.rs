@@ -30,7 +30,7 @@ fn err(tool: &dyn Tool, params: Value) -> (ToolErrorKind, String) {
 #[test]
 fn every_tool_has_a_distinct_kebab_name_and_an_object_schema() {
     let tools = super::tools();
-    assert_eq!(tools.len(), 11);
+    assert_eq!(tools.len(), 13);
     let mut names: Vec<&str> = tools.iter().map(|t| t.spec().name).collect();
     names.sort_unstable();
     names.dedup();

@@ -1,10 +1,11 @@
 //! The `tool_request` / `tool_reply` protocol (docs/protocol.md): the request type, and the
 //! replies an in-process host gives, shaped exactly as a kernel's `tool_reply` content.
 //!
-//! The embedded CLI answers requests with [`dispatch`]; the remote CLI sends the same
-//! [`ToolRequest`] to a kernel. Both print the reply the same way.
+//! A kernel answers `tool_request` with these; the embedded CLI answers requests with
+//! [`dispatch`] and the remote CLI sends the same [`ToolRequest`] to a kernel, so the replies
+//! are the same bytes either way.
 
-use llmspell_core::tools::{ToolError, ToolErrorKind, ToolHost, ToolResult, ToolSpec};
+use super::{ToolError, ToolErrorKind, ToolHost, ToolResult, ToolSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -129,7 +130,7 @@ pub fn error_reply(command: &str, error: &ToolError, suggestions: &[&str]) -> Va
 }
 
 /// The error reply for a failed call of `name`, with suggestions when the name is unknown.
-fn call_error(host: &dyn ToolHost, command: &str, name: &str, error: &ToolError) -> Value {
+pub fn call_error(host: &dyn ToolHost, command: &str, name: &str, error: &ToolError) -> Value {
     let suggestions = if error.kind == ToolErrorKind::UnknownTool {
         host.registry().suggest(name)
     } else {
@@ -138,7 +139,8 @@ fn call_error(host: &dyn ToolHost, command: &str, name: &str, error: &ToolError)
     error_reply(command, error, &suggestions)
 }
 
-fn result_json(result: &ToolResult) -> Value {
+/// One entry of a batch reply.
+pub fn result_json(result: &ToolResult) -> Value {
     match result {
         Ok(out) => json!({"success": true, "text": out.text, "data": out.data}),
         Err(e) => json!({
@@ -176,21 +178,29 @@ pub fn dispatch(host: &dyn ToolHost, request: &ToolRequest) -> Value {
             name,
             params,
             timeout_ms,
-        } => match host.invoke(name, params, *timeout_ms) {
-            Ok(out) => {
-                json!({"status": "ok", "command": "invoke", "text": out.text, "data": out.data})
-            }
-            Err(e) => call_error(host, "invoke", name, &e),
-        },
+        } => invoke_reply(host, name, &host.invoke(name, params, *timeout_ms)),
         ToolRequest::Batch { calls } => {
             let calls: Vec<(String, Value)> = calls
                 .iter()
                 .map(|c| (c.name.clone(), c.params.clone()))
                 .collect();
-            let results: Vec<Value> = host.batch(&calls).iter().map(result_json).collect();
-            json!({"status": "ok", "command": "batch", "results": results})
+            batch_reply(&host.batch(&calls))
         }
     }
+}
+
+/// The reply to an invoke of `name` that gave `result`.
+pub fn invoke_reply(host: &dyn ToolHost, name: &str, result: &ToolResult) -> Value {
+    match result {
+        Ok(out) => json!({"status": "ok", "command": "invoke", "text": out.text, "data": out.data}),
+        Err(e) => call_error(host, "invoke", name, e),
+    }
+}
+
+/// The reply to a batch that gave `results`.
+pub fn batch_reply(results: &[ToolResult]) -> Value {
+    let results: Vec<Value> = results.iter().map(result_json).collect();
+    json!({"status": "ok", "command": "batch", "results": results})
 }
 
 /// Whether a reply says `"status": "ok"`.
@@ -201,7 +211,7 @@ pub fn is_ok(reply: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use llmspell_core::tools::SecurityLevel;
+    use crate::tools::SecurityLevel;
 
     #[test]
     fn requests_serialize_as_the_protocol_says() {
@@ -267,7 +277,7 @@ mod tests {
         assert_eq!(score_json(0.9), json!(0.9));
         assert_eq!(score_json(f32::NAN), Value::Null);
         let batch = [
-            Ok(llmspell_core::tools::ToolOutput {
+            Ok(crate::tools::ToolOutput {
                 text: "4".into(),
                 data: json!(4),
             }),
