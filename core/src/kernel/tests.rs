@@ -646,3 +646,206 @@ fn messages_on_the_wrong_channel_are_ignored() {
     assert!(h.drain().is_empty());
     assert!(h.jobs.is_empty());
 }
+
+mod tools {
+    use super::*;
+    use crate::tools::{
+        Registry, SecurityLevel, Tool, ToolContext, ToolHost, ToolHostRef, ToolOutput, ToolResult,
+        ToolSpec,
+    };
+    use std::sync::Arc;
+
+    struct Echo(ToolSpec);
+
+    impl Tool for Echo {
+        fn spec(&self) -> &ToolSpec {
+            &self.0
+        }
+        fn invoke(&self, params: &Value, _ctx: &ToolContext<'_>) -> ToolResult {
+            Ok(ToolOutput {
+                text: params["input"].as_str().unwrap_or("").to_string(),
+                data: params.clone(),
+            })
+        }
+    }
+
+    struct Host(Registry);
+
+    impl ToolHost for Host {
+        fn registry(&self) -> &Registry {
+            &self.0
+        }
+        fn invoke(&self, name: &str, params: &Value, _timeout_ms: Option<u64>) -> ToolResult {
+            let policy = crate::tools::Policy::default();
+            self.0
+                .invoke(name, params, &ToolContext { policy: &policy })
+        }
+        fn batch(&self, calls: &[(String, Value)]) -> Vec<ToolResult> {
+            calls.iter().map(|(n, p)| self.invoke(n, p, None)).collect()
+        }
+    }
+
+    fn spec(name: &'static str, blocking: bool) -> ToolSpec {
+        ToolSpec {
+            name,
+            category: "test",
+            description: "Echoes its input.",
+            parameters: json!({"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"]}),
+            security: SecurityLevel::Safe,
+            cacheable: false,
+            blocking,
+        }
+    }
+
+    fn harness() -> Harness {
+        let mut registry = Registry::new();
+        registry
+            .register(Arc::new(Echo(spec("echo", false))))
+            .unwrap();
+        registry
+            .register(Arc::new(Echo(spec("slow-echo", true))))
+            .unwrap();
+        let host: Arc<dyn ToolHost> = Arc::new(Host(registry));
+        let config = KernelConfig {
+            key: KEY.to_vec(),
+            session: "k".into(),
+            tools: Some(ToolHostRef(host)),
+            ..Default::default()
+        };
+        let mut h = Harness::new();
+        h.kernel = Kernel::new(config);
+        h
+    }
+
+    #[test]
+    fn list_info_search_and_pure_invoke_answer_at_once() {
+        let mut h = harness();
+        h.send(Channel::Shell, "tool_request", json!({"command": "list"}));
+        let outs = h.drain();
+        assert_eq!(types(&outs), ["status:busy", "tool_reply", "status:idle"]);
+        let names: Vec<&str> = outs[1].content["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["echo", "slow-echo"]);
+        h.send(
+            Channel::Shell,
+            "tool_request",
+            json!({"command": "invoke", "name": "echo", "params": {"input": "hi"}}),
+        );
+        let outs = h.drain();
+        assert_eq!(
+            outs[1].content,
+            json!({"status": "ok", "command": "invoke", "text": "hi", "data": {"input": "hi"}})
+        );
+        h.send(
+            Channel::Shell,
+            "tool_request",
+            json!({"command": "invoke", "name": "ecko", "params": {}}),
+        );
+        let reply = &h.drain()[1].content;
+        assert_eq!(reply["status"], "error");
+        assert_eq!(reply["error"]["kind"], "unknown_tool");
+        assert_eq!(reply["error"]["suggestions"][0], "echo");
+        h.send(
+            Channel::Shell,
+            "tool_request",
+            json!({"command": "invoke", "name": "echo", "params": {"input": 3}}),
+        );
+        let reply = &h.drain()[1].content;
+        assert_eq!(reply["error"]["kind"], "invalid_params");
+        assert!(
+            reply["evalue"].as_str().unwrap().contains("input"),
+            "{reply}"
+        );
+        h.send(
+            Channel::Shell,
+            "tool_request",
+            json!({"command": "frobnicate"}),
+        );
+        assert_eq!(h.drain()[1].content["status"], "error");
+        assert!(h.other.is_empty());
+    }
+
+    #[test]
+    fn blocking_tools_and_batches_go_to_a_worker_while_a_cell_runs() {
+        let mut h = harness();
+        h.send(
+            Channel::Shell,
+            "execute_request",
+            execute("while true do end"),
+        );
+        h.drain();
+        let id = h.send(
+            Channel::Shell,
+            "tool_request",
+            json!({"command": "invoke", "name": "slow-echo", "params": {"input": "x"}}),
+        );
+        let outs = h.drain();
+        assert_eq!(
+            types(&outs),
+            ["status:busy"],
+            "answered later, not queued behind the cell"
+        );
+        let Some(Action::Tool(job)) = h.other.pop() else {
+            panic!("no tool job: {:?}", h.other)
+        };
+        let host = Host({
+            let mut r = Registry::new();
+            r.register(Arc::new(Echo(spec("slow-echo", true)))).unwrap();
+            r
+        });
+        let done = job.run(&host);
+        let now = h.now();
+        h.kernel
+            .handle_worker_event(now, WorkerEvent::Tool { id: job.id, done });
+        let outs = h.drain();
+        assert_eq!(types(&outs), ["tool_reply", "status:idle"]);
+        assert_eq!(outs[0].parent_id, id);
+        assert_eq!(outs[0].content["text"], "x");
+        h.send(
+            Channel::Shell,
+            "tool_request",
+            json!({"command": "batch", "calls": [
+            {"name": "echo", "params": {"input": "a"}}, {"name": "nope", "params": {}}]}),
+        );
+        h.drain();
+        let Some(Action::Tool(job)) = h.other.pop() else {
+            panic!()
+        };
+        let ToolCall::Batch(calls) = &job.call else {
+            panic!()
+        };
+        assert_eq!(calls.len(), 2);
+        let done = ToolDone::Batch(vec![
+            Ok(ToolOutput {
+                text: "a".into(),
+                data: json!({}),
+            }),
+            Err(crate::tools::ToolError::new(
+                crate::tools::ToolErrorKind::UnknownTool,
+                "no tool nope",
+            )),
+        ]);
+        let now = h.now();
+        h.kernel
+            .handle_worker_event(now, WorkerEvent::Tool { id: job.id, done });
+        let reply = &h.drain()[0].content;
+        assert_eq!(reply["results"][0]["success"], true);
+        assert_eq!(reply["results"][1]["error"]["kind"], "unknown_tool");
+    }
+
+    #[test]
+    fn a_kernel_without_tools_says_so() {
+        let mut h = Harness::new();
+        h.send(Channel::Shell, "tool_request", json!({"command": "list"}));
+        let outs = h.drain();
+        assert_eq!(outs[1].content["status"], "error");
+        assert!(outs[1].content["evalue"]
+            .as_str()
+            .unwrap()
+            .contains("no tools"));
+    }
+}
