@@ -285,3 +285,41 @@ def test_history_tail(kernel: Kernel) -> None:
     reply = shell_reply(kc, kc.history(hist_access_type="tail", n=2, output=False, raw=True))
     assert reply["content"]["status"] == "ok"
     assert [h[2] for h in reply["content"]["history"]] == [S.EXPR, S.STRING_EXPR]
+
+
+def tool_request(kc: BlockingKernelClient, content: dict) -> dict:
+    """Sends a tool_request on shell with jupyter_client's session; returns the reply."""
+    msg = kc.session.msg("tool_request", content)
+    kc.shell_channel.send(msg)
+    reply = shell_reply(kc, msg["header"]["msg_id"])
+    assert reply["msg_type"] == "tool_reply"
+    return reply["content"]
+
+
+def test_tools_over_the_wire(kernel: Kernel) -> None:
+    _, kc = kernel
+    listed = tool_request(kc, {"command": "list"})
+    names = [t["name"] for t in listed["tools"]]
+    assert len(names) >= 20 and "calculator" in names
+    out = tool_request(kc, {"command": "invoke", "name": "calculator", "params": {"input": "2+3*4"}})
+    assert out["status"] == "ok" and out["text"] == "14"
+    bad = tool_request(kc, {"command": "invoke", "name": "calculater", "params": {"input": "1"}})
+    assert bad["status"] == "error" and bad["error"]["kind"] == "unknown_tool"
+    assert "calculator" in bad["error"]["suggestions"]
+    batch = tool_request(
+        kc,
+        {
+            "command": "batch",
+            "calls": [
+                {"name": "hash-calculator", "params": {"input": "abc", "algorithm": "sha256"}},
+                {"name": "calculator", "params": {"input": "1/0"}},
+            ],
+        },
+    )
+    assert batch["results"][0]["text"].startswith("ba7816bf")
+    assert batch["results"][1]["success"] is False
+    # A tool call is answered while a cell runs: tools never wait for the Lua engine.
+    start_busy_loop(kc)
+    out = tool_request(kc, {"command": "invoke", "name": "calculator", "params": {"input": "6*7"}})
+    assert out["text"] == "42"
+    kernel[0].interrupt_kernel()
