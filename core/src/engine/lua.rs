@@ -17,7 +17,7 @@ use super::format::format_values;
 use super::inspect::{inspect, pager_payload, pager_request, HelpIndex};
 use super::shared::{Shared, HOOK_INSTRUCTIONS};
 use super::{
-    display, stdio, EngineConfig, EngineEvent, EngineIo, EngineRequest, ExecuteOutcome,
+    display, stdio, tools_api, EngineConfig, EngineEvent, EngineIo, EngineRequest, ExecuteOutcome,
     IsCompleteStatus, LuaError, MimeBundle, UserExpressionResult,
 };
 
@@ -79,6 +79,7 @@ impl Engine {
 
         stdio::install(&lua, &shared)?;
         display::install(&lua, &shared)?;
+        tools_api::install(&lua, config.tools.as_ref())?;
         install_pcall_guards(&lua, &shared)?;
 
         let arg = lua.create_table()?;

@@ -37,6 +37,8 @@
 //!   `display_data`, `update_display_data`, `update`, `clear_output`, `mimetype` and the
 //!   helpers `plain_text`, `html`, `markdown`, `latex`, `json`, `svg`, `png`, `jpeg`;
 //!   also `ilua.json.encode`/`decode`.
+//! - The Tool API (`Tool.get(name):execute(params)`, `Tool.list`, `Tool.search`,
+//!   `Tool.info`, `Tool.batch`) over [`EngineConfig::tools`], and `JSON.encode`/`decode`.
 //! - `?name`, `??name`, `name?` run no code: the reply carries a pager payload.
 //! - Errors: `SyntaxError`, `RuntimeError`, `KeyboardInterrupt`, and `InternalError` for a
 //!   Rust panic caught at the engine's boundary (the engine goes on working).
@@ -317,5 +319,6 @@ mod stdin;
 mod stdio;
 #[cfg(test)]
 mod tests;
+mod tools_api;
 
 pub use lua::Engine;

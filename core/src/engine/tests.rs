@@ -4,6 +4,7 @@
 mod exec;
 mod io;
 mod tools;
+mod tools_api;
 
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
