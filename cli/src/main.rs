@@ -50,11 +50,6 @@ use clap::Parser;
 use crate::cli::{Cli, Command, KernelCommand, OutputFormat};
 use crate::error::CliError;
 
-/// mimalloc: the kernel's hot path makes many small, short-lived allocations (message
-/// frames, headers, Lua strings), where it costs about half as many instructions as glibc's.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

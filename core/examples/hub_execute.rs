@@ -17,9 +17,6 @@ use llmspell_core::time::Timestamp;
 use llmspell_core::wire::{write_header, Codec};
 use llmspell_core::zmtp::{Config, Connection, SocketType};
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let n: usize = std::env::args()
         .nth(1)

@@ -17,3 +17,22 @@ pub fn builtin_registry() -> Registry {
     io::register(&mut registry);
     registry
 }
+
+#[cfg(test)]
+mod tests {
+    use llmspell_core::tools::Registry;
+
+    /// The built-ins register lazily; here every schema is compiled eagerly once.
+    #[test]
+    fn every_builtin_schema_compiles_and_there_are_at_least_twenty() {
+        let mut eager = Registry::new();
+        for tool in super::pure::tools().into_iter().chain(super::io::tools()) {
+            let name = tool.spec().name;
+            eager
+                .register(tool)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        assert!(eager.len() >= 20, "{} tools", eager.len());
+        assert_eq!(eager.len(), super::builtin_registry().len());
+    }
+}

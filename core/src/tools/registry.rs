@@ -25,8 +25,8 @@ struct Entry {
     name: &'static str,
     /// The tool.
     tool: Arc<dyn Tool>,
-    /// Its parameter schema, compiled.
-    validator: Validator,
+    /// Its parameter schema, compiled when first needed (see [`Registry::register_lazy`]).
+    validator: std::sync::OnceLock<Result<Validator, String>>,
     /// What search compares queries against.
     keys: SearchKeys,
 }
@@ -52,6 +52,23 @@ impl Registry {
 
     /// Adds a tool. Fails if the name is taken or not kebab-case, or its schema does not compile.
     pub fn register(&mut self, tool: Arc<dyn Tool>) -> Result<(), String> {
+        let compiled = compile(tool.spec())?;
+        self.insert(tool, std::sync::OnceLock::from(Ok(compiled)))
+    }
+
+    /// Adds a tool whose schema is compiled on its first validation, not now: for the
+    /// built-in tools, whose schemas their own tests compile, so that a one-shot command
+    /// (`llmspell tool invoke calculator`) compiles one schema, not twenty. Fails if the name
+    /// is taken or not kebab-case.
+    pub fn register_lazy(&mut self, tool: Arc<dyn Tool>) -> Result<(), String> {
+        self.insert(tool, std::sync::OnceLock::new())
+    }
+
+    fn insert(
+        &mut self,
+        tool: Arc<dyn Tool>,
+        validator: std::sync::OnceLock<Result<Validator, String>>,
+    ) -> Result<(), String> {
         let spec = tool.spec();
         let name = spec.name;
         if !is_kebab_case(name) {
@@ -64,8 +81,6 @@ impl Registry {
             Ok(_) => return Err(format!("a tool named `{name}` is already registered")),
             Err(at) => at,
         };
-        let validator = jsonschema::validator_for(&spec.parameters)
-            .map_err(|e| format!("the parameters schema of tool `{name}` does not compile: {e}"))?;
         let keys = SearchKeys::new(spec);
         self.entries.insert(
             at,
@@ -233,13 +248,27 @@ impl Registry {
     }
 }
 
+/// The compiled parameter schema of `spec`.
+fn compile(spec: &ToolSpec) -> Result<Validator, String> {
+    jsonschema::validator_for(&spec.parameters).map_err(|e| {
+        format!(
+            "the parameters schema of tool `{}` does not compile: {e}",
+            spec.name
+        )
+    })
+}
+
 /// Validates `params` against the entry's schema.
 fn check(entry: &Entry, params: &Value) -> Result<(), ToolError> {
+    let validator = match entry.validator.get_or_init(|| compile(entry.tool.spec())) {
+        Ok(v) => v,
+        Err(e) => return Err(ToolError::new(ToolErrorKind::Internal, e.clone())),
+    };
     // `is_valid` is the fast path; `validate` builds the error only when there is one.
-    if entry.validator.is_valid(params) {
+    if validator.is_valid(params) {
         return Ok(());
     }
-    match entry.validator.validate(params) {
+    match validator.validate(params) {
         Ok(()) => Ok(()),
         Err(error) => Err(ToolError::invalid(describe(&error))),
     }

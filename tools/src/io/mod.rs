@@ -60,7 +60,7 @@ pub fn tools() -> Vec<Arc<dyn Tool>> {
 pub fn register(registry: &mut Registry) {
     for tool in tools() {
         let name = tool.spec().name;
-        if let Err(e) = registry.register(tool) {
+        if let Err(e) = registry.register_lazy(tool) {
             panic!("built-in tool {name} does not register: {e}");
         }
     }

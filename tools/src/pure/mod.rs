@@ -69,7 +69,7 @@ pub fn register(registry: &mut Registry) {
         let name = tool.spec().name;
         // Names are fixed and distinct, so a refusal is a bug in this crate: say so loudly
         // in debug builds, and go on without that tool in release builds.
-        if let Err(err) = registry.register(tool) {
+        if let Err(err) = registry.register_lazy(tool) {
             tracing::error!(tool = name, %err, "built-in tool not registered");
             debug_assert!(false, "built-in tool {name} not registered: {err}");
         }
