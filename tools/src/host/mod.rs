@@ -28,7 +28,7 @@ use llmspell_core::tools::{
 use pool::Pool;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -79,13 +79,34 @@ pub struct Host {
     max_params_bytes: usize,
     workers: usize,
     pool: Pool,
+    /// Cacheable tools by name, with what their calls showed: [`UNSEEN`], [`CHEAP`] or
+    /// [`WORTH_CACHING`]. A calculator call costs less than the cache's own key and lock, so
+    /// the cache is consulted only for tools once a call of theirs (not the first, which
+    /// pays for warm-up) has taken [`CACHE_PAYS_AFTER`].
+    worth_caching: HashMap<&'static str, AtomicU8>,
 }
+
+/// A call this long makes its tool worth caching.
+pub const CACHE_PAYS_AFTER: std::time::Duration = std::time::Duration::from_micros(20);
+/// No call of the tool has finished yet.
+const UNSEEN: u8 = 0;
+/// Calls so far were cheaper than the cache.
+const CHEAP: u8 = 1;
+/// A call was slow enough: results are cached.
+const WORTH_CACHING: u8 = 2;
 
 impl Host {
     /// A host for `registry`. Starts no thread: workers start with the first blocking call.
     pub fn new(registry: Registry, config: HostConfig) -> Host {
         let workers = config.workers.max(1);
+        let worth_caching = registry
+            .list(None)
+            .into_iter()
+            .filter(|spec| spec.cacheable)
+            .map(|spec| (spec.name, AtomicU8::new(UNSEEN)))
+            .collect();
         Host {
+            worth_caching,
             registry,
             policy: Arc::new(config.policy),
             cache: config
@@ -205,12 +226,17 @@ impl ToolHost for Host {
             }));
         };
         let spec = tool.spec();
-        let cacheable = spec.cacheable && self.cache.is_some();
-        if cacheable {
+        let worth = self
+            .worth_caching
+            .get(name)
+            .filter(|_| self.cache.is_some());
+        let cached = worth.is_some_and(|w| w.load(Ordering::Relaxed) == WORTH_CACHING);
+        if cached {
             if let Some(Some(hit)) = self.cache_op(|cache, now| cache.get(now, name, params)) {
                 return Ok(hit);
             }
         }
+        let started = worth.map(|_| std::time::Instant::now());
         let result = if spec.blocking {
             let timeout = self.timeout_for(name, timeout_ms);
             let policy = Arc::clone(&self.policy);
@@ -219,8 +245,15 @@ impl ToolHost for Host {
         } else {
             pool::run_caught(tool.as_ref(), params, &self.policy)
         };
-        if let (true, Ok(output)) = (cacheable, &result) {
-            self.cache_op(|cache, now| cache.put(now, name, params, output));
+        if let (Some(worth), Some(started), Ok(output)) = (worth, started, &result) {
+            let slow = started.elapsed() >= CACHE_PAYS_AFTER;
+            if cached || (slow && worth.swap(CHEAP, Ordering::Relaxed) != UNSEEN) {
+                worth.store(WORTH_CACHING, Ordering::Relaxed);
+                self.cache_op(|cache, now| cache.put(now, name, params, output));
+            } else {
+                // The first call pays for warm-up: it only marks the tool as seen.
+                let _ = worth.compare_exchange(UNSEEN, CHEAP, Ordering::Relaxed, Ordering::Relaxed);
+            }
         }
         result
     }
