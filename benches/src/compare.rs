@@ -9,7 +9,7 @@ use crate::client::{BenchError, ClientKind};
 use crate::floor::{EchoProcess, FloorClient};
 use crate::kernel::KernelSpec;
 use crate::results::{FloorResult, KernelResult, Machine, Results, Settings};
-use crate::session::{cold_start, Session};
+use crate::session::{cold_start, Request, Session};
 use crate::stats::Summary;
 use crate::sys;
 
@@ -60,6 +60,7 @@ pub fn run(ctx: &zmq::Context, specs: &[KernelSpec], s: &Settings, dir: &Path) -
             cold: vec![Vec::new(); n],
             kernel_info: vec![Vec::new(); n],
             execute: vec![Vec::new(); n],
+            tool_invoke: vec![Vec::new(); n],
             floor: vec![Vec::new(); s.floor_clients.len()],
         },
     };
@@ -69,6 +70,7 @@ pub fn run(ctx: &zmq::Context, specs: &[KernelSpec], s: &Settings, dir: &Path) -
         k.cold_start = Summary::from_nanos(&runner.samples.cold[i]);
         k.kernel_info = Summary::from_nanos(&runner.samples.kernel_info[i]);
         k.execute = Summary::from_nanos(&runner.samples.execute[i]);
+        k.tool_invoke = Summary::from_nanos(&runner.samples.tool_invoke[i]);
     }
     for (i, f) in r.floors.iter_mut().enumerate() {
         f.round_trip = Summary::from_nanos(&runner.samples.floor[i]);
@@ -91,8 +93,23 @@ struct Samples {
     cold: Vec<Vec<u64>>,
     kernel_info: Vec<Vec<u64>>,
     execute: Vec<Vec<u64>>,
+    tool_invoke: Vec<Vec<u64>>,
     floor: Vec<Vec<u64>>,
 }
+
+impl Samples {
+    /// The kernels' samples of a round-trip scenario.
+    fn of(&mut self, scenario: &str) -> &mut Vec<Vec<u64>> {
+        match scenario {
+            "execute" => &mut self.execute,
+            "tool-invoke" => &mut self.tool_invoke,
+            _ => &mut self.kernel_info,
+        }
+    }
+}
+
+/// How long the tool probe waits for its reply.
+const TOOL_PROBE_WAIT: Duration = Duration::from_secs(1);
 
 /// The echo server and one floor client per entry of `Settings::floor_clients`.
 struct Floors {
@@ -162,10 +179,15 @@ impl Runner<'_> {
                 }
             }
         }
+        if s.wants_tools() {
+            self.probe_tools(r, &mut sessions)?;
+        }
         self.round_trips(r, &mut floor, &mut sessions, "kernel-info")?;
         self.round_trips(r, &mut floor, &mut sessions, "execute")?;
-        if s.wants("pipelined") {
-            eprintln!("pipelined");
+        self.round_trips(r, &mut floor, &mut sessions, "tool-invoke")?;
+        if s.wants("pipelined") || s.wants("pipelined-tools") {
+            // The floor's pipelining is measured once, for both pipelined scenarios.
+            eprintln!("pipelined floor");
             let clients = floor.as_mut().map_or(&mut [][..], |f| &mut f.clients[..]);
             for (client, result) in clients.iter_mut().zip(&mut r.floors) {
                 let Some(f) = client else { continue };
@@ -179,39 +201,106 @@ impl Runner<'_> {
                     Err(e) => record(&mut result.errors, "floor pipelined", e)?,
                 }
             }
-            for (i, slot) in sessions.iter_mut().enumerate() {
-                let Some(session) = slot else { continue };
-                if s.wants("execute") && self.samples.execute[i].is_empty() {
-                    continue;
-                }
-                let code = &self.specs[i].code;
-                match session.pipelined(
-                    code,
-                    s.depth,
-                    s.pipeline_total,
-                    secs(s.pipeline_budget_s),
-                    self.timeout,
-                ) {
-                    Ok(t) => {
-                        if t.timed_out {
-                            r.kernels[i].errors.push(format!(
-                                "pipelined: {} of {} sent never completed",
-                                t.sent - t.completed,
-                                t.sent
-                            ));
-                        }
-                        r.kernels[i].pipelined = Some(t);
-                    }
-                    Err(e) => record(&mut r.kernels[i].errors, "pipelined", e)?,
-                }
-            }
         }
+        self.pipelined(r, &mut sessions, "pipelined")?;
+        self.pipelined(r, &mut sessions, "pipelined-tools")?;
         for (i, slot) in sessions.iter().enumerate() {
             if let Some(session) = slot {
                 let k = &mut r.kernels[i];
                 k.execute_errors = session.execute_errors;
+                k.tool_errors = session.tool_errors;
                 k.bad_signatures += session.client.bad_signatures();
                 k.malformed += session.client.malformed();
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends every kernel one `tool_request` and records whether it answered within
+    /// [`TOOL_PROBE_WAIT`]; the tool scenarios skip those that did not, with a note.
+    fn probe_tools(
+        &mut self,
+        r: &mut Results,
+        sessions: &mut [Option<Session>],
+    ) -> Result<(), Interrupted> {
+        for (i, slot) in sessions.iter_mut().enumerate() {
+            check_interrupt()?;
+            let Some(session) = slot else { continue };
+            eprintln!("probing {} for tool_request", self.specs[i].name);
+            let k = &mut r.kernels[i];
+            match session.probe_tools(TOOL_PROBE_WAIT) {
+                Ok(Ok(())) => k.tool_support = Some(true),
+                Ok(Err(why)) => {
+                    eprintln!("  {}: tool scenarios skipped: {why}", k.name);
+                    k.tool_support = Some(false);
+                    k.notes
+                        .push(format!("tool-invoke and pipelined-tools skipped: {why}"));
+                }
+                Err(e) => {
+                    let dead = matches!(e, BenchError::KernelExited(_));
+                    record(&mut k.errors, "tool probe", e)?;
+                    if dead {
+                        *slot = None;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The kernels' part of a pipelined scenario: "pipelined" (executes) or
+    /// "pipelined-tools". A kernel whose round trips of the same request all failed, or
+    /// that does not answer tool requests, is skipped.
+    fn pipelined(
+        &mut self,
+        r: &mut Results,
+        sessions: &mut [Option<Session>],
+        scenario: &str,
+    ) -> Result<(), Interrupted> {
+        let s = self.s;
+        if !s.wants(scenario) {
+            return Ok(());
+        }
+        let tools = scenario == "pipelined-tools";
+        let round_trip = if tools { "tool-invoke" } else { "execute" };
+        eprintln!("{scenario}");
+        for (i, slot) in sessions.iter_mut().enumerate() {
+            check_interrupt()?;
+            let Some(session) = slot else { continue };
+            if s.wants(round_trip) && self.samples.of(round_trip)[i].is_empty() {
+                continue;
+            }
+            if tools && r.kernels[i].tool_support != Some(true) {
+                continue;
+            }
+            let request = if tools {
+                Request::ToolInvoke
+            } else {
+                Request::Execute(&self.specs[i].code)
+            };
+            match session.pipelined(
+                request,
+                s.depth,
+                s.pipeline_total,
+                secs(s.pipeline_budget_s),
+                self.timeout,
+            ) {
+                Ok(t) => {
+                    let k = &mut r.kernels[i];
+                    if t.timed_out {
+                        k.errors.push(format!(
+                            "{scenario}: {} of {} sent never completed",
+                            t.sent - t.completed,
+                            t.sent
+                        ));
+                    }
+                    if tools {
+                        k.pipelined_tools = Some(t);
+                    } else {
+                        k.pipelined = Some(t);
+                    }
+                }
+                Err(e) => record(&mut r.kernels[i].errors, scenario, e)?,
             }
         }
         Ok(())
@@ -316,7 +405,12 @@ impl Runner<'_> {
         // The floor's round trips are measured once, in the first round-trip scenario.
         let with_floor = self.samples.floor.iter().all(Vec::is_empty);
         let mut spent = vec![Duration::ZERO; sessions.len()];
-        let mut failed = vec![false; sessions.len()];
+        // Kernels that do not answer tool requests sit the tool scenario out.
+        let mut failed: Vec<bool> = r
+            .kernels
+            .iter()
+            .map(|k| scenario == "tool-invoke" && k.tool_support != Some(true))
+            .collect();
         for round in 0..=rounds {
             // Round 0 is the warmup.
             let chunk = |total: usize| {
@@ -345,20 +439,13 @@ impl Runner<'_> {
                 let code = &self.specs[i].code;
                 let t0 = Instant::now();
                 for _ in 0..chunk(s.requests) {
-                    let sample = if scenario == "execute" {
-                        session.execute(code, self.timeout)
-                    } else {
-                        session.kernel_info(self.timeout)
+                    let sample = match scenario {
+                        "execute" => session.round_trip(Request::Execute(code), self.timeout),
+                        "tool-invoke" => session.round_trip(Request::ToolInvoke, self.timeout),
+                        _ => session.kernel_info(self.timeout),
                     };
                     match sample {
-                        Ok(ns) if round > 0 => {
-                            let samples = if scenario == "execute" {
-                                &mut self.samples.execute
-                            } else {
-                                &mut self.samples.kernel_info
-                            };
-                            samples[i].push(ns);
-                        }
+                        Ok(ns) if round > 0 => self.samples.of(scenario)[i].push(ns),
                         Ok(_) => {}
                         Err(e) => {
                             let dead = matches!(e, BenchError::KernelExited(_));
