@@ -13,6 +13,8 @@ use crate::session::{cold_start, Session};
 use crate::stats::Summary;
 use crate::sys;
 
+mod scenarios;
+
 /// Seconds from the command line as a duration, clamped to [0, 1 day] so that adding it
 /// to an `Instant` cannot overflow.
 fn secs(s: f64) -> Duration {
@@ -60,6 +62,7 @@ pub fn run(ctx: &zmq::Context, specs: &[KernelSpec], s: &Settings, dir: &Path) -
             cold: vec![Vec::new(); n],
             kernel_info: vec![Vec::new(); n],
             execute: vec![Vec::new(); n],
+            tool_invoke: vec![Vec::new(); n],
             floor: vec![Vec::new(); s.floor_clients.len()],
         },
     };
@@ -69,6 +72,7 @@ pub fn run(ctx: &zmq::Context, specs: &[KernelSpec], s: &Settings, dir: &Path) -
         k.cold_start = Summary::from_nanos(&runner.samples.cold[i]);
         k.kernel_info = Summary::from_nanos(&runner.samples.kernel_info[i]);
         k.execute = Summary::from_nanos(&runner.samples.execute[i]);
+        k.tool_invoke = Summary::from_nanos(&runner.samples.tool_invoke[i]);
     }
     for (i, f) in r.floors.iter_mut().enumerate() {
         f.round_trip = Summary::from_nanos(&runner.samples.floor[i]);
@@ -91,8 +95,23 @@ struct Samples {
     cold: Vec<Vec<u64>>,
     kernel_info: Vec<Vec<u64>>,
     execute: Vec<Vec<u64>>,
+    tool_invoke: Vec<Vec<u64>>,
     floor: Vec<Vec<u64>>,
 }
+
+impl Samples {
+    /// The kernels' samples of a round-trip scenario.
+    fn of(&mut self, scenario: &str) -> &mut Vec<Vec<u64>> {
+        match scenario {
+            "execute" => &mut self.execute,
+            "tool-invoke" => &mut self.tool_invoke,
+            _ => &mut self.kernel_info,
+        }
+    }
+}
+
+/// How long the tool probe waits for its reply.
+const TOOL_PROBE_WAIT: Duration = Duration::from_secs(1);
 
 /// The echo server and one floor client per entry of `Settings::floor_clients`.
 struct Floors {
@@ -162,10 +181,15 @@ impl Runner<'_> {
                 }
             }
         }
+        if s.wants_tools() {
+            self.probe_tools(r, &mut sessions)?;
+        }
         self.round_trips(r, &mut floor, &mut sessions, "kernel-info")?;
         self.round_trips(r, &mut floor, &mut sessions, "execute")?;
-        if s.wants("pipelined") {
-            eprintln!("pipelined");
+        self.round_trips(r, &mut floor, &mut sessions, "tool-invoke")?;
+        if s.wants("pipelined") || s.wants("pipelined-tools") {
+            // The floor's pipelining is measured once, for both pipelined scenarios.
+            eprintln!("pipelined floor");
             let clients = floor.as_mut().map_or(&mut [][..], |f| &mut f.clients[..]);
             for (client, result) in clients.iter_mut().zip(&mut r.floors) {
                 let Some(f) = client else { continue };
@@ -179,37 +203,14 @@ impl Runner<'_> {
                     Err(e) => record(&mut result.errors, "floor pipelined", e)?,
                 }
             }
-            for (i, slot) in sessions.iter_mut().enumerate() {
-                let Some(session) = slot else { continue };
-                if s.wants("execute") && self.samples.execute[i].is_empty() {
-                    continue;
-                }
-                let code = &self.specs[i].code;
-                match session.pipelined(
-                    code,
-                    s.depth,
-                    s.pipeline_total,
-                    secs(s.pipeline_budget_s),
-                    self.timeout,
-                ) {
-                    Ok(t) => {
-                        if t.timed_out {
-                            r.kernels[i].errors.push(format!(
-                                "pipelined: {} of {} sent never completed",
-                                t.sent - t.completed,
-                                t.sent
-                            ));
-                        }
-                        r.kernels[i].pipelined = Some(t);
-                    }
-                    Err(e) => record(&mut r.kernels[i].errors, "pipelined", e)?,
-                }
-            }
         }
+        self.pipelined(r, &mut sessions, "pipelined")?;
+        self.pipelined(r, &mut sessions, "pipelined-tools")?;
         for (i, slot) in sessions.iter().enumerate() {
             if let Some(session) = slot {
                 let k = &mut r.kernels[i];
                 k.execute_errors = session.execute_errors;
+                k.tool_errors = session.tool_errors;
                 k.bad_signatures += session.client.bad_signatures();
                 k.malformed += session.client.malformed();
             }
@@ -292,93 +293,6 @@ impl Runner<'_> {
                     }
                 }
                 spent[i] += t0.elapsed();
-            }
-        }
-        Ok(())
-    }
-
-    /// Warmup, then `rounds` rounds that visit the floor (in the first round-trip scenario
-    /// only) and each kernel in turn, adding to `self.samples`.
-    fn round_trips(
-        &mut self,
-        r: &mut Results,
-        floor: &mut Option<Floors>,
-        sessions: &mut [Option<Session>],
-        scenario: &str,
-    ) -> Result<(), Interrupted> {
-        let s = self.s;
-        if !s.wants(scenario) {
-            return Ok(());
-        }
-        eprintln!("{scenario} round trips");
-        let budget = secs(s.scenario_budget_s);
-        let rounds = s.rounds.max(1);
-        // The floor's round trips are measured once, in the first round-trip scenario.
-        let with_floor = self.samples.floor.iter().all(Vec::is_empty);
-        let mut spent = vec![Duration::ZERO; sessions.len()];
-        let mut failed = vec![false; sessions.len()];
-        for round in 0..=rounds {
-            // Round 0 is the warmup.
-            let chunk = |total: usize| {
-                if round == 0 {
-                    s.warmup
-                } else {
-                    share(total, round, rounds)
-                }
-            };
-            let clients = floor.as_mut().map_or(&mut [][..], |f| &mut f.clients[..]);
-            for (j, (client, result)) in clients.iter_mut().zip(&mut r.floors).enumerate() {
-                let Some(f) = client else { continue };
-                if round > 0 && with_floor && result.errors.is_empty() {
-                    match f.round_trips(chunk(s.floor_requests), budget, self.timeout) {
-                        Ok(v) => self.samples.floor[j].extend(v),
-                        Err(e) => record(&mut result.errors, "floor round trip", e)?,
-                    }
-                }
-            }
-            for (i, slot) in sessions.iter_mut().enumerate() {
-                check_interrupt()?;
-                let Some(session) = slot else { continue };
-                if failed[i] || spent[i] >= budget {
-                    continue;
-                }
-                let code = &self.specs[i].code;
-                let t0 = Instant::now();
-                for _ in 0..chunk(s.requests) {
-                    let sample = if scenario == "execute" {
-                        session.execute(code, self.timeout)
-                    } else {
-                        session.kernel_info(self.timeout)
-                    };
-                    match sample {
-                        Ok(ns) if round > 0 => {
-                            let samples = if scenario == "execute" {
-                                &mut self.samples.execute
-                            } else {
-                                &mut self.samples.kernel_info
-                            };
-                            samples[i].push(ns);
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            let dead = matches!(e, BenchError::KernelExited(_));
-                            failed[i] = true;
-                            record(&mut r.kernels[i].errors, scenario, e)?;
-                            if dead {
-                                *slot = None;
-                            }
-                            break;
-                        }
-                    }
-                    // The warmup has the budget to itself; the timed rounds share one.
-                    let used = if round > 0 { spent[i] } else { Duration::ZERO };
-                    if t0.elapsed() + used >= budget {
-                        break;
-                    }
-                }
-                if round > 0 {
-                    spent[i] += t0.elapsed();
-                }
             }
         }
         Ok(())

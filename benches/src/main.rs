@@ -11,6 +11,9 @@
 //! - execute round trip: send to both `execute_reply` on shell and `status: idle` on iopub;
 //! - pipelined executes: `--depth` in flight, up to `--pipeline-total` or
 //!   `--pipeline-budget-s` seconds of sending;
+//! - tool invoke round trip: a `tool_request` invoking `calculator` on `2+2`
+//!   (docs/protocol.md), send to both `tool_reply` on shell and `status: idle` on iopub;
+//! - pipelined tool calls: the same with `--depth` in flight, as pipelined executes;
 //! - the floor: the same round trip and pipelining with a 6-frame Jupyter-shaped message.
 //!
 //! Two clients exist. `--client native` (the default) drives the sockets with
@@ -36,6 +39,11 @@
 //!     --kernel 'ipykernel=.venv/bin/python -m ipykernel_launcher -f {connection_file}' \
 //!     --markdown bench-results/compare.md --json bench-results/compare.json
 //! ```
+//!
+//! The tool scenarios run for the kernels that answer a first `tool_request` (a probe)
+//! with an `ok` reply and idle within a second; the others (ipykernel) are skipped with a
+//! note. A tool call costs the kernel 3 messages out (busy, reply, idle) for 1 in, where
+//! the floor echoes 1 for 1. `--scenarios tool-invoke,pipelined-tools` runs only these.
 //!
 //! `{connection_file}` is replaced by the file's path. `--code NAME=CODE` sets a kernel's
 //! execute code (default `1+1`). For a quick look: `--cold-runs 5 --requests 300
@@ -116,11 +124,13 @@ struct CompareArgs {
     /// Write the markdown table here too.
     #[arg(long)]
     markdown: Option<PathBuf>,
-    /// Scenarios to run, comma-separated.
+    /// Scenarios to run, comma-separated: cold, kernel-info, execute, pipelined,
+    /// tool-invoke, pipelined-tools. The tool scenarios skip kernels that do not answer a
+    /// first tool_request within 1 s.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "cold,kernel-info,execute,pipelined"
+        default_value = "cold,kernel-info,execute,pipelined,tool-invoke,pipelined-tools"
     )]
     scenarios: Vec<String>,
     /// Cold starts per kernel, at most.
@@ -215,12 +225,7 @@ fn compare(args: CompareArgs) -> Result<(), BenchError> {
             .ok_or_else(|| BenchError::Usage(format!("--code {name}: no such --kernel")))?;
         spec.code = code.to_string();
     }
-    let known = ["cold", "kernel-info", "execute", "pipelined"];
-    if let Some(bad) = args.scenarios.iter().find(|s| !known.contains(&s.as_str())) {
-        return Err(BenchError::Usage(format!(
-            "unknown scenario {bad:?}; known: {known:?}"
-        )));
-    }
+    let scenarios = results::parse_scenarios(&args.scenarios).map_err(BenchError::Usage)?;
     let (pin_kernel, pin_client) = parse_pin(args.pin.as_deref())?;
     if let Some(cpu) = pin_client {
         // Before the zmq context exists, so that its I/O thread inherits the CPU.
@@ -256,7 +261,8 @@ fn compare(args: CompareArgs) -> Result<(), BenchError> {
         timeout_s: args.timeout_s,
         pin_kernel,
         pin_client,
-        scenarios: args.scenarios.clone(),
+        scenarios,
+        tool_request: String::from_utf8_lossy(&message::bench_tool_content()).into_owned(),
     };
     let dir = Workdir::create().map_err(io)?;
     let ctx = zmq::Context::new();

@@ -57,6 +57,22 @@ pub fn execute_content(code: &str) -> Bytes {
     content.to_string().into()
 }
 
+/// The tool the tool scenarios invoke: pure, cheap, answered on the kernel's I/O thread.
+pub const TOOL_NAME: &str = "calculator";
+/// The expression they give it.
+pub const TOOL_INPUT: &str = "2+2";
+
+/// The content of a `tool_request` that invokes `name` with `params` (docs/protocol.md).
+pub fn tool_invoke_content(name: &str, params: &serde_json::Value) -> Bytes {
+    let content = serde_json::json!({"command": "invoke", "name": name, "params": params});
+    content.to_string().into()
+}
+
+/// The content of the tool scenarios' request: [`TOOL_NAME`] on [`TOOL_INPUT`].
+pub fn bench_tool_content() -> Bytes {
+    tool_invoke_content(TOOL_NAME, &serde_json::json!({ "input": TOOL_INPUT }))
+}
+
 /// The request number in a parent `msg_id` of the form `{session}_{n}` (the ids this bench
 /// sends), or `None` for anybody else's id.
 pub fn parent_seq(session: &str, msg_id: &str) -> Option<u64> {
@@ -341,5 +357,37 @@ mod tests {
         let m = decode(Channel::Shell, &Verifier::new(b"k"), "sess", &frames).unwrap();
         assert_eq!(m.msg_type, "execute_request");
         assert_eq!(m.parent, None);
+    }
+
+    #[test]
+    fn tool_requests_invoke_the_calculator() {
+        let content: serde_json::Value = serde_json::from_slice(&bench_tool_content()).unwrap();
+        assert_eq!(
+            content,
+            serde_json::json!({"command": "invoke", "name": "calculator", "params": {"input": "2+2"}})
+        );
+        // Names and parameters are escaped, not pasted.
+        let odd = tool_invoke_content("a\"b", &serde_json::json!({"x": [1, "\n"]}));
+        let content: serde_json::Value = serde_json::from_slice(&odd).unwrap();
+        assert_eq!(content["name"], "a\"b");
+        assert_eq!(content["params"]["x"][1], "\n");
+        let codec = Codec::new(b"k", 0);
+        let frames = request_frames(&codec, "s_3", "s", "tool_request", bench_tool_content());
+        let m = decode(Channel::Shell, &Verifier::new(b"k"), "s", &frames).unwrap();
+        assert_eq!(m.msg_type, "tool_request");
+    }
+
+    #[test]
+    fn reads_tool_reply_status() {
+        let codec = Codec::new(b"k", 0);
+        let reply = r#"{"status":"ok","command":"invoke","text":"4","data":{"result":4}}"#;
+        let frames = iopub(&codec, "tool_reply", "s_9", reply);
+        let m = decode(Channel::Shell, &Verifier::new(b"k"), "s", &frames).unwrap();
+        assert_eq!((m.msg_type.as_ref(), m.parent), ("tool_reply", Some(9)));
+        assert_eq!(m.status.as_deref(), Some("ok"));
+        let error = r#"{"status":"error","command":"invoke","ename":"ToolError","evalue":"x","traceback":[],"error":{"kind":"unknown_tool","message":"x","suggestions":[]}}"#;
+        let frames = iopub(&codec, "tool_reply", "s_9", error);
+        let m = decode(Channel::Shell, &Verifier::new(b"k"), "s", &frames).unwrap();
+        assert_eq!(m.status.as_deref(), Some("error"));
     }
 }

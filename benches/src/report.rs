@@ -15,14 +15,15 @@ use crate::stats::{Summary, Throughput};
 enum Cell {
     /// A latency in microseconds: smaller is better.
     Micros(f64),
-    /// A rate per second: larger is better.
-    Rate(f64),
+    /// A rate per second, with its unit ("msg/s", "calls/s"): larger is better.
+    Rate(f64, &'static str),
     /// Not measured.
     Empty,
 }
 
-/// A table row: its label, a floor's cell and a kernel's cell.
+/// A table row: its scenario, its label, a floor's cell and a kernel's cell.
 struct Row {
+    scenario: &'static str,
     label: String,
     floor: Box<dyn Fn(&FloorResult) -> Cell>,
     kernel: Box<dyn Fn(&KernelResult) -> Cell>,
@@ -35,9 +36,9 @@ fn lat(summary: Option<&Summary>, pick: Pick) -> Cell {
     summary.map_or(Cell::Empty, |s| Cell::Micros(pick(s)))
 }
 
-fn rate(t: Option<&Throughput>) -> Cell {
+fn rate(t: Option<&Throughput>, unit: &'static str) -> Cell {
     t.filter(|t| t.completed > 0)
-        .map_or(Cell::Empty, |t| Cell::Rate(t.per_sec))
+        .map_or(Cell::Empty, |t| Cell::Rate(t.per_sec, unit))
 }
 
 /// Formats microseconds with three significant digits, in µs or ms.
@@ -57,10 +58,10 @@ pub fn format_micros(us: f64) -> String {
     }
 }
 
-/// Formats a rate with thousands separators.
-pub fn format_rate(per_sec: f64) -> String {
+/// Formats a rate with thousands separators, then its unit.
+pub fn format_rate(per_sec: f64, unit: &str) -> String {
     if per_sec < 100.0 {
-        return format!("{per_sec:.1} msg/s");
+        return format!("{per_sec:.1} {unit}");
     }
     let digits = format!("{per_sec:.0}");
     let mut out = String::new();
@@ -70,13 +71,13 @@ pub fn format_rate(per_sec: f64) -> String {
         }
         out.push(c);
     }
-    out + " msg/s"
+    out + " " + unit
 }
 
 fn format_cell(cell: Cell) -> String {
     match cell {
         Cell::Micros(us) => format_micros(us),
-        Cell::Rate(r) => format_rate(r),
+        Cell::Rate(r, unit) => format_rate(r, unit),
         Cell::Empty => "—".to_string(),
     }
 }
@@ -85,7 +86,7 @@ fn format_cell(cell: Cell) -> String {
 fn ratio(a: Cell, b: Cell) -> String {
     let x = match (a, b) {
         (Cell::Micros(a), Cell::Micros(b)) if b > 0.0 => a / b,
-        (Cell::Rate(a), Cell::Rate(b)) if a > 0.0 => b / a,
+        (Cell::Rate(a, _), Cell::Rate(b, _)) if a > 0.0 => b / a,
         _ => return "—".to_string(),
     };
     if x >= 100.0 {
@@ -108,6 +109,7 @@ fn rows(r: &Results) -> Vec<Row> {
     for (name, pick) in &stats[..2] {
         let pick = *pick;
         rows.push(Row {
+            scenario: "cold",
             label: format!("cold start, spawn to kernel_info_reply, {name}"),
             floor: Box::new(|_| Cell::Empty),
             kernel: Box::new(move |k| lat(k.cold_start.as_ref(), pick)),
@@ -115,6 +117,7 @@ fn rows(r: &Results) -> Vec<Row> {
     }
     for (name, pick) in stats {
         rows.push(Row {
+            scenario: "kernel-info",
             label: format!("kernel_info round trip, {name}"),
             floor: Box::new(move |f| lat(f.round_trip.as_ref(), pick)),
             kernel: Box::new(move |k| lat(k.kernel_info.as_ref(), pick)),
@@ -122,16 +125,34 @@ fn rows(r: &Results) -> Vec<Row> {
     }
     for (name, pick) in stats {
         rows.push(Row {
+            scenario: "execute",
             label: format!("execute, reply + iopub idle, {name}"),
             floor: Box::new(move |f| lat(f.round_trip.as_ref(), pick)),
             kernel: Box::new(move |k| lat(k.execute.as_ref(), pick)),
         });
     }
     rows.push(Row {
+        scenario: "pipelined",
         label: format!("pipelined executes, {} in flight", r.settings.depth),
-        floor: Box::new(|f| rate(f.pipelined.as_ref())),
-        kernel: Box::new(|k| rate(k.pipelined.as_ref())),
+        floor: Box::new(|f| rate(f.pipelined.as_ref(), "msg/s")),
+        kernel: Box::new(|k| rate(k.pipelined.as_ref(), "msg/s")),
     });
+    for (name, pick) in stats {
+        rows.push(Row {
+            scenario: "tool-invoke",
+            label: format!("tool invoke, tool_reply + iopub idle, {name}"),
+            floor: Box::new(move |f| lat(f.round_trip.as_ref(), pick)),
+            kernel: Box::new(move |k| lat(k.tool_invoke.as_ref(), pick)),
+        });
+    }
+    rows.push(Row {
+        scenario: "pipelined-tools",
+        label: format!("pipelined tool calls, {} in flight", r.settings.depth),
+        floor: Box::new(|f| rate(f.pipelined.as_ref(), "msg/s")),
+        kernel: Box::new(|k| rate(k.pipelined_tools.as_ref(), "calls/s")),
+    });
+    // Only the scenarios asked for.
+    rows.retain(|row| r.settings.wants(row.scenario));
     rows
 }
 
@@ -222,6 +243,13 @@ fn notes(r: &Results, out: &mut String) {
         out,
         "- Clients: (native) is llmspell-core's sans-IO ZMTP over non-blocking TCP on the bench's one thread; (zmq) is libzmq through the zmq crate, with its I/O thread. A kernel ÷ floor ratio uses the floor of the kernel's client."
     );
+    if s.wants_tools() {
+        let _ = writeln!(
+            out,
+            "- Tool calls: `tool_request` with content `{}`, done when both its tool_reply (shell) and its status: idle (iopub) have arrived. The kernel sends 3 messages per call (busy, tool_reply, idle) where the floor echoes 1 per request, so a tool ÷ floor ratio weighs 3 messages out against 1. calculator is cacheable: with the kernel's result cache on (the default), calls after the first are cache hits.",
+            s.tool_request
+        );
+    }
     for f in &r.floors {
         let n = f.round_trip.as_ref().map_or(0, |x| x.count);
         let _ = writeln!(
@@ -245,7 +273,7 @@ fn notes(r: &Results, out: &mut String) {
         let n = |x: &Option<Summary>| x.as_ref().map_or(0, |x| x.count);
         let _ = writeln!(
             out,
-            "- {} ({} client): `{}`, code `{}`; {} cold starts, {} kernel_info, {} executes{}.",
+            "- {} ({} client): `{}`, code `{}`; {} cold starts, {} kernel_info, {} executes, {} tool invokes{}{}.",
             k.name,
             k.client.name(),
             k.command,
@@ -253,14 +281,21 @@ fn notes(r: &Results, out: &mut String) {
             n(&k.cold_start),
             n(&k.kernel_info),
             n(&k.execute),
-            k.pipelined.as_ref().map_or(String::new(), pipelined_note)
+            n(&k.tool_invoke),
+            k.pipelined.as_ref().map_or(String::new(), pipelined_note),
+            k.pipelined_tools
+                .as_ref()
+                .map_or(String::new(), |t| pipelined_note(t).replacen("pipelined", "pipelined tools", 1))
         );
-        if k.execute_errors + k.bad_signatures + k.malformed > 0 {
+        if k.execute_errors + k.tool_errors + k.bad_signatures + k.malformed > 0 {
             let _ = writeln!(
                 out,
-                "- {}: {} execute replies not ok, {} bad signatures, {} malformed messages.",
-                k.name, k.execute_errors, k.bad_signatures, k.malformed
+                "- {}: {} execute replies not ok, {} tool replies not ok, {} bad signatures, {} malformed messages.",
+                k.name, k.execute_errors, k.tool_errors, k.bad_signatures, k.malformed
             );
+        }
+        for note in &k.notes {
+            let _ = writeln!(out, "- {}: {note}", k.name);
         }
         for e in &k.errors {
             let _ = writeln!(out, "- {} error: {}", k.name, e.replace('\n', "\n  "));
@@ -291,26 +326,4 @@ pub fn write_json(r: &Results, path: &Path) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_numbers() {
-        assert_eq!(format_micros(867.4), "867 µs");
-        assert_eq!(format_micros(3310.0), "3.31 ms");
-        assert_eq!(format_micros(20.83), "20.8 µs");
-        assert_eq!(format_micros(272_000.0), "272 ms");
-        assert_eq!(format_rate(233_000.4), "233,000 msg/s");
-        assert_eq!(format_rate(371.0), "371 msg/s");
-        assert_eq!(format_rate(1_234_567.0), "1,234,567 msg/s");
-        assert_eq!(format_rate(88.0), "88.0 msg/s");
-    }
-
-    #[test]
-    fn ratios_mean_times_slower() {
-        assert_eq!(ratio(Cell::Micros(300.0), Cell::Micros(100.0)), "3.00×");
-        assert_eq!(ratio(Cell::Rate(100.0), Cell::Rate(2500.0)), "25.0×");
-        assert_eq!(ratio(Cell::Rate(100.0), Cell::Empty), "—");
-        assert_eq!(ratio(Cell::Micros(1.0), Cell::Micros(0.0)), "—");
-    }
-}
+mod tests;

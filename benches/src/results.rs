@@ -6,6 +6,43 @@ use serde::Serialize;
 use crate::client::ClientKind;
 use crate::stats::{Summary, Throughput};
 
+/// Every scenario `compare` knows, in the order they run.
+pub const SCENARIOS: [&str; 6] = [
+    "cold",
+    "kernel-info",
+    "execute",
+    "pipelined",
+    "tool-invoke",
+    "pipelined-tools",
+];
+
+/// The scenarios that need the kernel to answer `tool_request`.
+pub const TOOL_SCENARIOS: [&str; 2] = ["tool-invoke", "pipelined-tools"];
+
+/// Checks the `--scenarios` list: every name known (spaces around a name and empty names
+/// are ignored), none twice, at least one.
+pub fn parse_scenarios(given: &[String]) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in given.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        if !SCENARIOS.contains(&name) {
+            return Err(format!(
+                "unknown scenario {name:?}; known: {}",
+                SCENARIOS.join(", ")
+            ));
+        }
+        if !out.iter().any(|s| s == name) {
+            out.push(name.to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err(format!(
+            "no scenario given; known: {}",
+            SCENARIOS.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
 /// What to run and how much of it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Settings {
@@ -45,14 +82,21 @@ pub struct Settings {
     pub pin_kernel: Option<usize>,
     /// The CPU of the bench itself.
     pub pin_client: Option<usize>,
-    /// Which kernel scenarios run: cold, kernel-info, execute, pipelined.
+    /// Which kernel scenarios run (see [`SCENARIOS`]).
     pub scenarios: Vec<String>,
+    /// The content of the tool scenarios' `tool_request`.
+    pub tool_request: String,
 }
 
 impl Settings {
     /// Whether `scenario` is among the ones asked for.
     pub fn wants(&self, scenario: &str) -> bool {
         self.scenarios.iter().any(|s| s == scenario)
+    }
+
+    /// Whether any scenario that needs the tool protocol is asked for.
+    pub fn wants_tools(&self) -> bool {
+        TOOL_SCENARIOS.iter().any(|s| self.wants(s))
     }
 }
 
@@ -92,14 +136,25 @@ pub struct KernelResult {
     pub execute: Option<Summary>,
     /// Pipelined executes.
     pub pipelined: Option<Throughput>,
+    /// Whether the kernel answered the tool probe (`None`: no tool scenario was asked for,
+    /// or the kernel did not start).
+    pub tool_support: Option<bool>,
+    /// Tool call round trips (tool_reply and idle).
+    pub tool_invoke: Option<Summary>,
+    /// Pipelined tool calls.
+    pub pipelined_tools: Option<Throughput>,
     /// Execute replies whose status was not ok.
     pub execute_errors: u64,
+    /// Tool replies whose status was not ok.
+    pub tool_errors: u64,
     /// Messages dropped for a bad signature.
     pub bad_signatures: u64,
     /// Messages dropped as unparsable.
     pub malformed: u64,
     /// What went wrong, per scenario.
     pub errors: Vec<String>,
+    /// What was skipped, and why (not errors).
+    pub notes: Vec<String>,
 }
 
 /// The machine the run happened on.
@@ -157,4 +212,45 @@ pub struct Results {
     pub interrupted: bool,
     /// Seconds the whole run took.
     pub total_s: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn scenarios_are_checked() {
+        assert_eq!(
+            parse_scenarios(&strings(&[
+                "tool-invoke",
+                " pipelined-tools",
+                "tool-invoke"
+            ])),
+            Ok(strings(&["tool-invoke", "pipelined-tools"]))
+        );
+        assert_eq!(
+            parse_scenarios(&strings(&SCENARIOS)),
+            Ok(strings(&SCENARIOS))
+        );
+        let bad = parse_scenarios(&strings(&["execute", "tools"])).unwrap_err();
+        assert!(
+            bad.contains("\"tools\"") && bad.contains("pipelined-tools"),
+            "{bad}"
+        );
+        assert!(parse_scenarios(&strings(&["", " "])).is_err());
+        assert!(parse_scenarios(&[]).is_err());
+        // Case matters, as for every other value of the command line.
+        assert!(parse_scenarios(&strings(&["Execute"])).is_err());
+    }
+
+    #[test]
+    fn tool_scenarios_are_known() {
+        for s in TOOL_SCENARIOS {
+            assert!(SCENARIOS.contains(&s));
+        }
+    }
 }
