@@ -95,8 +95,8 @@ fn rig(config: HostConfig) -> Rig {
         tool("strict", false, false, |p| text(p["x"].to_string())),
         tool("counted", false, true, move |p| {
             count.fetch_add(1, Ordering::SeqCst);
-            // Slow enough for the cache to pay.
-            std::thread::sleep(llmspell_tools::host::CACHE_PAYS_AFTER);
+            // Slow enough for the cache to pay after one judged call (the average weighs 1/8).
+            std::thread::sleep(llmspell_tools::host::CACHE_PAYS_AFTER * 8);
             text(p.to_string())
         }),
         tool("quick", false, true, move |p| {
@@ -253,8 +253,8 @@ fn past_the_abandoned_limit_blocking_calls_are_refused() {
 #[test]
 fn cacheable_results_are_cached_when_enabled() {
     let r = rig(HostConfig::default());
-    // The first call of a tool pays for warm-up and is not judged; the second, slow, call
-    // makes the tool worth caching and is stored; the third is a hit.
+    // The first call of a tool pays for warm-up and is not judged; the next slow calls
+    // raise its average cost past the threshold, and then results are stored and hit.
     for _ in 0..3 {
         assert_eq!(
             r.host

@@ -28,7 +28,7 @@ use llmspell_core::tools::{
 use pool::Pool;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -79,21 +79,27 @@ pub struct Host {
     max_params_bytes: usize,
     workers: usize,
     pool: Pool,
-    /// Cacheable tools by name, with what their calls showed: [`UNSEEN`], [`CHEAP`] or
-    /// [`WORTH_CACHING`]. A calculator call costs less than the cache's own key and lock, so
-    /// the cache is consulted only for tools once a call of theirs (not the first, which
-    /// pays for warm-up) has taken [`CACHE_PAYS_AFTER`].
-    worth_caching: HashMap<&'static str, AtomicU8>,
+    /// Cacheable tools by name, with a moving average of their calls' cost in nanoseconds
+    /// (`u64::MAX` until the first call). A calculator call costs less than the cache's own
+    /// key and lock, so the cache is consulted only for tools whose average call takes
+    /// [`CACHE_PAYS_AFTER`] or more; one call slowed by preemption does not tip it.
+    worth_caching: HashMap<&'static str, AtomicU64>,
 }
 
 /// A call this long makes its tool worth caching.
 pub const CACHE_PAYS_AFTER: std::time::Duration = std::time::Duration::from_micros(20);
 /// No call of the tool has finished yet.
-const UNSEEN: u8 = 0;
-/// Calls so far were cheaper than the cache.
-const CHEAP: u8 = 1;
-/// A call was slow enough: results are cached.
-const WORTH_CACHING: u8 = 2;
+const UNSEEN: u64 = u64::MAX;
+
+/// The next moving average of a tool's call cost: the first real sample replaces
+/// [`UNSEEN`] after a warm-up call; then each sample weighs 1/8.
+fn next_average(old: u64, sample_ns: u64) -> u64 {
+    if old == UNSEEN {
+        // The first call pays for warm-up (lazy schema, first allocations): not judged.
+        return 0;
+    }
+    old - old / 8 + sample_ns / 8
+}
 
 impl Host {
     /// A host for `registry`. Starts no thread: workers start with the first blocking call.
@@ -103,7 +109,7 @@ impl Host {
             .list(None)
             .into_iter()
             .filter(|spec| spec.cacheable)
-            .map(|spec| (spec.name, AtomicU8::new(UNSEEN)))
+            .map(|spec| (spec.name, AtomicU64::new(UNSEEN)))
             .collect();
         Host {
             worth_caching,
@@ -230,7 +236,11 @@ impl ToolHost for Host {
             .worth_caching
             .get(name)
             .filter(|_| self.cache.is_some());
-        let cached = worth.is_some_and(|w| w.load(Ordering::Relaxed) == WORTH_CACHING);
+        let threshold = CACHE_PAYS_AFTER.as_nanos() as u64;
+        let cached = worth.is_some_and(|w| {
+            let avg = w.load(Ordering::Relaxed);
+            avg != UNSEEN && avg >= threshold
+        });
         if cached {
             if let Some(Some(hit)) = self.cache_op(|cache, now| cache.get(now, name, params)) {
                 return Ok(hit);
@@ -246,13 +256,12 @@ impl ToolHost for Host {
             pool::run_caught(tool.as_ref(), params, &self.policy)
         };
         if let (Some(worth), Some(started), Ok(output)) = (worth, started, &result) {
-            let slow = started.elapsed() >= CACHE_PAYS_AFTER;
-            if cached || (slow && worth.swap(CHEAP, Ordering::Relaxed) != UNSEEN) {
-                worth.store(WORTH_CACHING, Ordering::Relaxed);
+            let sample = started.elapsed().as_nanos().min(u64::MAX as u128 / 2) as u64;
+            // A lost race between two updates loses one sample: harmless for an average.
+            let avg = next_average(worth.load(Ordering::Relaxed), sample);
+            worth.store(avg, Ordering::Relaxed);
+            if avg >= threshold {
                 self.cache_op(|cache, now| cache.put(now, name, params, output));
-            } else {
-                // The first call pays for warm-up: it only marks the tool as seen.
-                let _ = worth.compare_exchange(UNSEEN, CHEAP, Ordering::Relaxed, Ordering::Relaxed);
             }
         }
         result
