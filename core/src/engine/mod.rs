@@ -264,6 +264,23 @@ pub enum EngineEvent {
     },
 }
 
+impl EngineEvent {
+    /// The id of the request the event belongs to.
+    pub fn id(&self) -> u64 {
+        match self {
+            EngineEvent::Stream { id, .. }
+            | EngineEvent::DisplayData { id, .. }
+            | EngineEvent::UpdateDisplayData { id, .. }
+            | EngineEvent::ClearOutput { id, .. }
+            | EngineEvent::InputRequest { id, .. }
+            | EngineEvent::ExecuteDone { id, .. }
+            | EngineEvent::CompleteDone { id, .. }
+            | EngineEvent::InspectDone { id, .. }
+            | EngineEvent::IsCompleteDone { id, .. } => *id,
+        }
+    }
+}
+
 /// What the user typed in answer to an [`EngineEvent::InputRequest`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InputReply {

@@ -147,17 +147,7 @@ pub(super) fn is_done(e: &EngineEvent) -> bool {
 }
 
 pub(super) fn event_id(e: &EngineEvent) -> u64 {
-    match e {
-        EngineEvent::Stream { id, .. }
-        | EngineEvent::DisplayData { id, .. }
-        | EngineEvent::UpdateDisplayData { id, .. }
-        | EngineEvent::ClearOutput { id, .. }
-        | EngineEvent::InputRequest { id, .. }
-        | EngineEvent::ExecuteDone { id, .. }
-        | EngineEvent::CompleteDone { id, .. }
-        | EngineEvent::InspectDone { id, .. }
-        | EngineEvent::IsCompleteDone { id, .. } => *id,
-    }
+    e.id()
 }
 
 pub(super) fn outcome(events: &[EngineEvent]) -> &ExecuteOutcome {

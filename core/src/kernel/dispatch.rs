@@ -420,7 +420,7 @@ impl Kernel {
     }
 
     fn on_engine_event(&mut self, now: Timestamp, ev: EngineEvent) {
-        let id = engine_event_id(&ev);
+        let id = ev.id();
         if self.head_engine_id() != Some(id) {
             warn!(id, "engine event for a job that is not running");
             return;
@@ -586,19 +586,5 @@ impl Kernel {
             }
         };
         self.finish_head(now, "execute_reply", to_vec(&reply));
-    }
-}
-
-fn engine_event_id(ev: &EngineEvent) -> u64 {
-    match ev {
-        EngineEvent::Stream { id, .. }
-        | EngineEvent::DisplayData { id, .. }
-        | EngineEvent::UpdateDisplayData { id, .. }
-        | EngineEvent::ClearOutput { id, .. }
-        | EngineEvent::InputRequest { id, .. }
-        | EngineEvent::ExecuteDone { id, .. }
-        | EngineEvent::CompleteDone { id, .. }
-        | EngineEvent::InspectDone { id, .. }
-        | EngineEvent::IsCompleteDone { id, .. } => *id,
     }
 }
