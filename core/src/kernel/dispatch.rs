@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use tracing::{debug, warn};
 
-fn to_vec(v: &Value) -> Vec<u8> {
+pub(super) fn to_vec(v: &Value) -> Vec<u8> {
     // Serializing a serde_json::Value into a Vec cannot fail.
     serde_json::to_vec(v).expect("json value serializes")
 }

@@ -6,6 +6,7 @@
 //! Tool requests do not wait in the shell queue: tools never touch the Lua state, so a
 //! tool call is answered while a cell runs.
 
+use super::dispatch::to_vec;
 use super::{Action, Ctx, Kernel};
 use crate::time::Timestamp;
 use crate::tools::protocol::{self, ToolRequest};
@@ -66,11 +67,6 @@ pub(super) struct PendingTool {
     ctx: Ctx,
     /// The tool name of an invoke, for suggestions in its error reply.
     name: Option<String>,
-}
-
-fn to_vec(v: &Value) -> Vec<u8> {
-    // Serializing a serde_json::Value into a Vec cannot fail.
-    serde_json::to_vec(v).expect("json value serializes")
 }
 
 impl Kernel {
