@@ -69,6 +69,24 @@ pub enum Command {
     },
     /// Rerun the performance guide's stress tests and print ops/s, latency and RSS.
     Stress(StressArgs),
+    /// Audit this machine for a latency-tuned kernel (see tuning/).
+    Tune {
+        /// The tuning command.
+        #[command(subcommand)]
+        command: TuneCommand,
+    },
+}
+
+/// `llmspell tune ...`.
+#[derive(Debug, Subcommand)]
+pub enum TuneCommand {
+    /// Read the limits, sysctls, CPU and io_uring settings that matter to the kernel and
+    /// say what to change and why. Changes nothing.
+    Check {
+        /// Exit with code 1 when any check warns.
+        #[arg(long)]
+        strict: bool,
+    },
 }
 
 /// `llmspell tool ...`.

@@ -12,6 +12,7 @@
 //!   kernel with `--connect TARGET` or after `kernel connect TARGET` (until
 //!   `kernel disconnect`), over the `tool_request` protocol (docs/protocol.md).
 //! - `stress [--remote TARGET] [--scenario NAME]`: the performance guide's stress tests.
+//! - `tune check [--strict]`: audit this machine's limits, sysctls, CPUs and io_uring.
 //!
 //! Configuration: `--config FILE` or `LLMSPELL_CONFIG` (llmspell.toml), with
 //! `LLMSPELL_<SECTION>_<KEY>` overrides; read by the commands that use it (`tool`,
@@ -44,10 +45,11 @@ mod target;
 #[cfg(test)]
 mod testutil;
 mod tool_cmd;
+mod tune;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, KernelCommand, OutputFormat};
+use crate::cli::{Cli, Command, KernelCommand, OutputFormat, TuneCommand};
 use crate::error::CliError;
 
 fn main() {
@@ -110,5 +112,8 @@ fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Run(args) => exec::run(args, config_path),
         Command::Tool { command } => tool_cmd::run(command, format, config_path, connect),
         Command::Stress(args) => stress::run(args, format, config_path, connect),
+        Command::Tune {
+            command: TuneCommand::Check { strict },
+        } => tune::check(std::path::Path::new("/"), *strict, format),
     }
 }
