@@ -269,6 +269,11 @@ pub struct StartArgs {
     )]
     pub max_message_size_mb: Option<u64>,
 
+    /// Serve Prometheus metrics at http://127.0.0.1:N/metrics [default: `[kernel]
+    /// metrics_port` of the configuration; 0 or unset: off].
+    #[arg(long, value_name = "N")]
+    pub metrics_port: Option<u16>,
+
     /// Write logs to this file (appending) instead of stderr.
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,

@@ -14,6 +14,7 @@
 //! max_message_size_mb = 100     # largest accepted message
 //! max_concurrent_clients = 0    # 0: no limit
 //! idle_timeout_seconds = 0      # 0: never
+//! metrics_port = 0              # Prometheus text on 127.0.0.1:PORT/metrics; 0: off
 //!
 //! [transport.zeromq]            # unset: libzmq's defaults
 //! sndbuf = 1048576
@@ -76,6 +77,8 @@ pub struct KernelConfig {
     pub max_concurrent_clients: u32,
     /// Seconds before an idle connection is closed; 0 is never.
     pub idle_timeout_seconds: u64,
+    /// Serve Prometheus metrics on 127.0.0.1 at this port; 0 is off.
+    pub metrics_port: u16,
 }
 
 impl Default for KernelConfig {
@@ -84,6 +87,7 @@ impl Default for KernelConfig {
             max_message_size_mb: 100,
             max_concurrent_clients: 0,
             idle_timeout_seconds: 0,
+            metrics_port: 0,
         }
     }
 }
@@ -254,6 +258,7 @@ impl Config {
                 k.max_concurrent_clients = parse_num(value, "a count")?
             }
             ("kernel", "idle_timeout_seconds") => k.idle_timeout_seconds = parse_u64(value)?,
+            ("kernel", "metrics_port") => k.metrics_port = parse_num(value, "a port")?,
             ("transport.zeromq", "sndbuf") => z.sndbuf = Some(parse_num(value, "an integer")?),
             ("transport.zeromq", "rcvbuf") => z.rcvbuf = Some(parse_num(value, "an integer")?),
             ("transport.zeromq", "linger") => z.linger = Some(parse_num(value, "an integer")?),

@@ -13,6 +13,7 @@ const FULL: &str = r#"
 max_message_size_mb = 10
 max_concurrent_clients = 4
 idle_timeout_seconds = 30
+metrics_port = 9090
 
 [transport.zeromq]
 sndbuf = 1048576
@@ -66,7 +67,8 @@ fn every_setting_parses() {
         KernelConfig {
             max_message_size_mb: 10,
             max_concurrent_clients: 4,
-            idle_timeout_seconds: 30
+            idle_timeout_seconds: 30,
+            metrics_port: 9090
         }
     );
     assert_eq!(

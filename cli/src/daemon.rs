@@ -147,6 +147,9 @@ fn child_args(
     if let Some(mb) = args.max_message_size_mb {
         push(&mut out, "--max-message-size-mb", mb.to_string());
     }
+    if let Some(port) = args.metrics_port {
+        push(&mut out, "--metrics-port", port.to_string());
+    }
     push(&mut out, "--log-file", log_file);
     push(&mut out, "--kernel-id", id);
     push(&mut out, "--pid-file", pid_file);

@@ -7,15 +7,17 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use llmspell_core::connection::ConnectionInfo;
+use llmspell_core::metrics::{CountedHost, Metrics};
 use llmspell_runtime_tokio::{RunOutcome, Server, ServerConfig};
 
 use crate::cli::StartArgs;
 use crate::connfile::{self, ConnectionRequest};
 use crate::error::{CliError, ErrorKind};
 use crate::registry::{self, KernelRecord, Ports, Registry};
-use crate::{fsutil, paths, process};
+use crate::{fsutil, metrics_server, paths, process};
 
 /// Runs a kernel until it is told to stop. Returns the exit code (0 on shutdown or SIGTERM).
 pub fn start_foreground(args: &StartArgs, config_path: Option<&Path>) -> Result<i32, CliError> {
@@ -78,11 +80,28 @@ pub fn start_foreground(args: &StartArgs, config_path: Option<&Path>) -> Result<
             "max message size {max_message_size_mb} MiB is too large"
         ))
     })?;
-    let tools = crate::host::embedded_host(config.host_config());
+    let mut tools = crate::host::embedded_host(config.host_config());
+    let metrics_port = args.metrics_port.unwrap_or(config.kernel.metrics_port);
+    let metrics = if metrics_port == 0 {
+        None
+    } else {
+        let names: Vec<&str> = tools.registry().list(None).iter().map(|s| s.name).collect();
+        let metrics = Arc::new(Metrics::new(names));
+        tools = Arc::new(CountedHost::new(tools, metrics.clone()));
+        let addr = metrics_server::serve(metrics_port, vec![metrics.clone()]).map_err(|e| {
+            CliError::new(
+                ErrorKind::Runtime,
+                format!("cannot serve metrics on 127.0.0.1:{metrics_port}: {e}"),
+            )
+        })?;
+        tracing::info!(%addr, "serving Prometheus metrics at /metrics");
+        Some(metrics)
+    };
     let server = Server::bind(ServerConfig {
         connection: info.clone(),
         max_message_size,
         tools: Some(llmspell_core::tools::ToolHostRef(tools)),
+        metrics,
     })
     .map_err(|e| {
         CliError::new(

@@ -33,6 +33,7 @@ mod install;
 mod kernel_cmd;
 mod kernel_start;
 mod logging;
+mod metrics_server;
 mod output;
 mod paths;
 mod process;

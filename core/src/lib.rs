@@ -43,6 +43,7 @@ pub mod embedded;
 pub mod engine;
 pub mod hub;
 pub mod kernel;
+pub mod metrics;
 pub mod time;
 pub mod tools;
 pub mod wire;

@@ -26,6 +26,9 @@ pub struct ServerConfig {
     pub max_message_size: u64,
     /// The tools for `tool_request` and the Lua `Tool` API.
     pub tools: Option<ToolHostRef>,
+    /// Where the kernel counts requests, durations, connections and drops (for a
+    /// Prometheus endpoint that the caller serves); `None`: not counted.
+    pub metrics: Option<std::sync::Arc<llmspell_core::metrics::Metrics>>,
 }
 
 /// How a server's run ended.
@@ -251,6 +254,7 @@ async fn serve(
         key: info.key.as_bytes().to_vec(),
         session: session_id(),
         tools: config.tools.clone(),
+        metrics: config.metrics.clone(),
         ..KernelConfig::default()
     };
     let hub = Hub::new(kernel_config, config.max_message_size);

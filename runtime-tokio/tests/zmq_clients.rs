@@ -32,6 +32,7 @@ fn start(
         connection,
         max_message_size: 1 << 20,
         tools: None,
+        metrics: None,
     })
     .expect("bind");
     let info = server.connection_info().clone();

@@ -16,11 +16,13 @@
 use crate::connection::Channel;
 use crate::engine::InputReply;
 use crate::kernel::{Action, EngineJob, Kernel, KernelConfig, WorkerEvent};
+use crate::metrics::{DropReason, Metrics};
 use crate::time::Timestamp;
 use crate::zmtp::socket::{RouterTable, Subscriptions};
 use crate::zmtp::{self, Connection, Event, SocketType, ZmtpError};
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
+use std::sync::Arc;
 use tracing::{debug, warn};
 
 /// A connection's handle, chosen by the hub.
@@ -78,6 +80,7 @@ pub struct Hub {
     dirty: Vec<ConnId>,
     effects: std::collections::VecDeque<Effect>,
     drops: Drops,
+    metrics: Option<Arc<Metrics>>,
 }
 
 fn router_index(channel: Channel) -> Option<usize> {
@@ -101,7 +104,9 @@ impl Hub {
     /// A hub serving a kernel made from `config`; messages over `max_message_size` bytes are
     /// skipped without being buffered.
     pub fn new(config: KernelConfig, max_message_size: u64) -> Self {
+        let metrics = config.metrics.clone();
         Hub {
+            metrics,
             kernel: Kernel::new(config),
             max_message_size,
             next_id: 0,
@@ -147,6 +152,7 @@ impl Hub {
             },
         );
         self.mark_dirty(id);
+        self.count_connections();
         id
     }
 
@@ -166,6 +172,7 @@ impl Hub {
             }
         }
         self.dirty.retain(|c| *c != conn);
+        self.count_connections();
     }
 
     /// Bytes arrived on a connection. Consumes every complete unit from `input`. On an
@@ -183,6 +190,7 @@ impl Hub {
         if let Err(e) = c.zmtp.handle_input(input) {
             warn!(channel = channel.name(), conn = conn.0, error = ?e, "closing connection");
             self.drops.bad_connections += 1;
+            self.count_drop(DropReason::BadConnection);
             self.handle_close(conn);
             return Err(e);
         }
@@ -234,6 +242,7 @@ impl Hub {
             }
             Event::Oversize { size } => {
                 self.drops.oversize += 1;
+                self.count_drop(DropReason::Oversize);
                 warn!(
                     channel = channel.name(),
                     size,
@@ -254,6 +263,18 @@ impl Hub {
     pub fn handle_interrupt_signal(&mut self) {
         self.kernel.handle_interrupt_signal();
         self.take_actions();
+    }
+
+    fn count_drop(&self, reason: DropReason) {
+        if let Some(m) = &self.metrics {
+            m.dropped(reason);
+        }
+    }
+
+    fn count_connections(&self) {
+        if let Some(m) = &self.metrics {
+            m.set_connections(self.conns.len());
+        }
     }
 
     fn mark_dirty(&mut self, conn: ConnId) {
@@ -305,6 +326,7 @@ impl Hub {
             None => {
                 // A ROUTER drops what it cannot route, as libzmq's does.
                 self.drops.unroutable += 1;
+                self.count_drop(DropReason::Unroutable);
                 debug!(
                     channel = channel.name(),
                     "dropped a message for a peer that is gone"

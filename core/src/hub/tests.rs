@@ -24,9 +24,14 @@ struct Pair {
 
 impl Pair {
     fn new(max: u64) -> Self {
+        Pair::with_metrics(max, None)
+    }
+
+    fn with_metrics(max: u64, metrics: Option<std::sync::Arc<crate::metrics::Metrics>>) -> Self {
         let config = KernelConfig {
             key: KEY.to_vec(),
             session: "hub".into(),
+            metrics,
             ..Default::default()
         };
         Pair {
@@ -300,4 +305,61 @@ fn a_vanished_client_is_forgotten_and_its_replies_dropped() {
     );
     assert_eq!(p.hub.drops().unroutable, 1);
     assert!(p.hub.poll_dirty().is_none());
+}
+
+#[test]
+fn metrics_count_requests_replies_connections_and_drops() {
+    use crate::metrics::{DropReason, Metrics};
+    let metrics = std::sync::Arc::new(Metrics::new(["calculator"]));
+    let mut p = Pair::with_metrics(4096, Some(metrics.clone()));
+    let mut shell = p.connect(Channel::Shell, SocketType::Dealer, b"me");
+    let _control = p.connect(Channel::Control, SocketType::Dealer, b"me");
+    let req = p.request("kernel_info_request", json!({}));
+    shell.zmtp.send(&req).unwrap();
+    // The same signed frames again: a replay.
+    shell.zmtp.send(&req).unwrap();
+    // Signed with another key.
+    let mut forged = Codec::new(b"other-key", 10).encode(
+        &[],
+        Bytes::from_static(br#"{"msg_id":"x","msg_type":"kernel_info_request"}"#),
+        Bytes::from_static(b"{}"),
+        Bytes::from_static(b"{}"),
+        Bytes::from_static(b"{}"),
+        &[],
+    );
+    shell.zmtp.send(&forged).unwrap();
+    forged.truncate(2);
+    shell.zmtp.send(&forged).unwrap();
+    let big = p.request("execute_request", json!({"code": "x".repeat(10_000)}));
+    shell.zmtp.send(&big).unwrap();
+    p.pump(&mut shell);
+    assert_eq!(
+        messages(&mut shell).len(),
+        1,
+        "one reply, to the genuine request"
+    );
+    assert_eq!(metrics.requests_of("kernel_info_request"), 1);
+    assert_eq!(metrics.drops_of(DropReason::Replayed), 1);
+    assert_eq!(metrics.drops_of(DropReason::BadSignature), 1);
+    assert_eq!(metrics.drops_of(DropReason::Malformed), 1);
+    assert_eq!(metrics.drops_of(DropReason::Oversize), 1);
+    let mut text = String::new();
+    crate::metrics::render(&[&metrics], &mut text);
+    assert!(
+        text.contains("llmspell_kernel_active_connections 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "llmspell_kernel_request_duration_seconds_count{type=\"kernel_info_request\"} 1\n"
+        ),
+        "{text}"
+    );
+    p.hub.handle_close(shell.conn);
+    text.clear();
+    crate::metrics::render(&[&metrics], &mut text);
+    assert!(
+        text.contains("llmspell_kernel_active_connections 1\n"),
+        "{text}"
+    );
 }

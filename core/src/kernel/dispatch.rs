@@ -5,7 +5,9 @@ use super::worker::WorkerEvent;
 use super::{content, info, Action, Ctx, Job, JobKind, Kernel};
 use crate::connection::Channel;
 use crate::engine::{EngineEvent, EngineRequest, ExecuteOutcome, InputReply, IsCompleteStatus};
+use crate::metrics::DropReason;
 use crate::time::Timestamp;
+use crate::wire::WireError;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use tracing::{debug, warn};
@@ -42,6 +44,13 @@ impl Kernel {
             Ok(m) => m,
             Err(e) => {
                 warn!(channel = channel.name(), error = %e, "dropped message");
+                if let Some(m) = &self.config.metrics {
+                    m.dropped(match e {
+                        WireError::BadSignature => DropReason::BadSignature,
+                        WireError::Replayed => DropReason::Replayed,
+                        _ => DropReason::Malformed,
+                    });
+                }
                 return;
             }
         };
@@ -49,8 +58,12 @@ impl Kernel {
             channel,
             identities: msg.identities,
             header: msg.header_bytes,
+            received: now,
         };
         let msg_type = msg.header.msg_type.as_str();
+        if let Some(m) = &self.config.metrics {
+            m.request(msg_type);
+        }
         debug!(channel = channel.name(), msg_type, "request");
         match (channel, msg_type) {
             (Channel::Stdin, "input_reply") => self.on_input_reply(&msg.content),

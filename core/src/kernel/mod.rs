@@ -58,6 +58,8 @@ pub struct KernelConfig {
     pub history_size: usize,
     /// The tools that `tool_request` reaches; without them it answers an error.
     pub tools: Option<crate::tools::ToolHostRef>,
+    /// Where to count requests, durations and drops; `None`: not counted.
+    pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl Default for KernelConfig {
@@ -70,6 +72,7 @@ impl Default for KernelConfig {
             max_queue: 10_000,
             history_size: 10_000,
             tools: None,
+            metrics: None,
         }
     }
 }
@@ -111,6 +114,8 @@ pub struct Ctx {
     pub identities: Vec<Bytes>,
     /// Its header, verbatim: the parent header of everything it causes.
     pub header: Bytes,
+    /// When the kernel read it, for the duration metrics.
+    pub received: crate::time::Timestamp,
 }
 
 /// What a queued shell request is.
@@ -173,7 +178,8 @@ impl Kernel {
     /// A kernel with `config`. Share [`Kernel::abort_gate`] with the engine worker.
     pub fn new(config: KernelConfig) -> Self {
         let codec = crate::wire::Codec::new(&config.key, config.replay_window);
-        let out = outbox::Outbox::new(codec, config.session.clone(), config.username.clone());
+        let mut out = outbox::Outbox::new(codec, config.session.clone(), config.username.clone());
+        out.metrics = config.metrics.clone();
         let history = History::new(config.history_size);
         Kernel {
             config,

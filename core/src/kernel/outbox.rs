@@ -2,10 +2,12 @@
 
 use super::{Action, Ctx};
 use crate::connection::Channel;
+use crate::metrics::Metrics;
 use crate::time::Timestamp;
 use crate::wire::{write_header, Codec};
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// The protocol version we speak and put in every header.
 pub const PROTOCOL_VERSION: &str = "5.5";
@@ -26,6 +28,8 @@ pub struct Outbox {
     pub actions: VecDeque<Action>,
     /// Scratch space for message ids, reused.
     id_buf: String,
+    /// Where reply durations are recorded.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Outbox {
@@ -39,6 +43,7 @@ impl Outbox {
             topics: HashMap::new(),
             actions: VecDeque::new(),
             id_buf: String::new(),
+            metrics: None,
         }
     }
 
@@ -80,6 +85,11 @@ impl Outbox {
         msg_type: &'static str,
         content: Vec<u8>,
     ) {
+        if let Some(m) = &self.metrics {
+            if msg_type.ends_with("_reply") {
+                m.replied(msg_type, now.micros_since(ctx.received));
+            }
+        }
         let header = self.header(now, msg_type);
         let frames = self.codec.encode(
             &ctx.identities,
