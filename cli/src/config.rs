@@ -12,16 +12,16 @@
 //! ```toml
 //! [kernel]
 //! max_message_size_mb = 100     # largest accepted message
-//! max_concurrent_clients = 0    # 0: no limit
-//! idle_timeout_seconds = 0      # 0: never
+//! max_concurrent_clients = 0    # connections per channel (one client each); 0: no limit
+//! idle_timeout_seconds = 0      # close connections silent this long; 0: never
 //! metrics_port = 0              # Prometheus text on 127.0.0.1:PORT/metrics; 0: off
 //!
-//! [transport.zeromq]            # unset: libzmq's defaults
-//! sndbuf = 1048576
-//! rcvbuf = 1048576
-//! linger = 0
-//! sndhwm = 1000
-//! rcvhwm = 1000
+//! [transport.zeromq]            # unset: the defaults below
+//! sndbuf = 1048576              # SO_SNDBUF of accepted streams; unset or <= 0: the OS's
+//! rcvbuf = 1048576              # SO_RCVBUF, likewise
+//! linger = 0                    # ms unsent replies may delay exit; -1: until sent (max 60 s); unset: 500
+//! sndhwm = 1000                 # messages queued for a peer that does not read; beyond: dropped; 0/unset: no bound
+//! rcvhwm = 1000                 # shell requests queued for the engine; 0: no bound; unset: 10000
 //!
 //! [tools]
 //! cache_enabled = true
@@ -46,6 +46,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use llmspell_core::hub::{Limits, SocketOptions};
 use llmspell_core::tools::cache::CacheConfig;
 use llmspell_core::tools::Policy;
 use serde::Deserialize;
@@ -308,6 +309,38 @@ impl Config {
             )));
         }
         Ok(())
+    }
+
+    /// The connection bounds of `[kernel]` and `[transport.zeromq]` for the hub.
+    pub fn limits(&self) -> Limits {
+        let z = &self.transport.zeromq;
+        Limits {
+            max_clients: self.kernel.max_concurrent_clients as usize,
+            sndhwm: z.sndhwm.map_or(0, |n| n.max(0) as usize),
+            idle_timeout_micros: (self.kernel.idle_timeout_seconds > 0)
+                .then(|| self.kernel.idle_timeout_seconds.saturating_mul(1_000_000)),
+        }
+    }
+
+    /// `[transport.zeromq]` sndbuf, rcvbuf (0 or below: the OS default, as in libzmq)
+    /// and linger.
+    pub fn socket_options(&self) -> SocketOptions {
+        let z = &self.transport.zeromq;
+        let positive = |v: Option<i32>| v.filter(|n| *n > 0);
+        SocketOptions {
+            sndbuf: positive(z.sndbuf),
+            rcvbuf: positive(z.rcvbuf),
+            linger_ms: z.linger,
+        }
+    }
+
+    /// `[transport.zeromq] rcvhwm` as the most shell requests queued (0: no bound, as in
+    /// libzmq); `None` when unset.
+    pub fn max_queue(&self) -> Option<usize> {
+        self.transport
+            .zeromq
+            .rcvhwm
+            .map(|n| if n <= 0 { usize::MAX } else { n as usize })
     }
 
     /// The settings of the tool host: policy, cache, timeouts, size limit, workers.

@@ -218,3 +218,27 @@ fn a_missing_file_is_an_error_naming_it() {
     assert_eq!(err.kind, ErrorKind::Config);
     assert!(err.message.contains("/nonexistent/llmspell.toml"), "{err}");
 }
+
+#[test]
+fn kernel_and_transport_settings_become_runtime_bounds() {
+    let c = Config::parse(
+        "[kernel]\nmax_concurrent_clients = 8\nidle_timeout_seconds = 30\n\
+         [transport.zeromq]\nsndbuf = 0\nrcvbuf = 262144\nlinger = -1\nsndhwm = 1000\nrcvhwm = 0\n",
+    )
+    .unwrap();
+    let limits = c.limits();
+    assert_eq!(limits.max_clients, 8);
+    assert_eq!(limits.sndhwm, 1000);
+    assert_eq!(limits.idle_timeout_micros, Some(30_000_000));
+    let sockets = c.socket_options();
+    assert_eq!((sockets.sndbuf, sockets.rcvbuf), (None, Some(262_144)));
+    assert_eq!(sockets.linger(), std::time::Duration::from_secs(60));
+    assert_eq!(c.max_queue(), Some(usize::MAX));
+    let defaults = Config::default();
+    assert_eq!(defaults.limits(), llmspell_core::hub::Limits::default());
+    assert_eq!(defaults.max_queue(), None);
+    assert_eq!(
+        defaults.socket_options().linger(),
+        std::time::Duration::from_millis(500)
+    );
+}

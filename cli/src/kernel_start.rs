@@ -102,6 +102,9 @@ pub fn start_foreground(args: &StartArgs, config_path: Option<&Path>) -> Result<
         max_message_size,
         tools: Some(llmspell_core::tools::ToolHostRef(tools)),
         metrics,
+        limits: config.limits(),
+        sockets: config.socket_options(),
+        max_queue: config.max_queue(),
     })
     .map_err(|e| {
         CliError::new(

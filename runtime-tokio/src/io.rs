@@ -1,6 +1,7 @@
 //! Listeners and streams of either transport, behind one face.
 
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
@@ -66,6 +67,33 @@ impl Stream {
             Stream::Tcp(s) => s.try_read_buf(buf),
             Stream::Unix(s) => s.try_read_buf(buf),
         }
+    }
+
+    /// Sets `SO_SNDBUF` and `SO_RCVBUF` where given (the kernel may round or cap them at
+    /// `net.core.wmem_max`/`rmem_max`).
+    pub fn set_buffers(&self, sndbuf: Option<i32>, rcvbuf: Option<i32>) -> io::Result<()> {
+        let fd = match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        };
+        for (option, value) in [(libc::SO_SNDBUF, sndbuf), (libc::SO_RCVBUF, rcvbuf)] {
+            let Some(value) = value else { continue };
+            // SAFETY: fd is this stream's open socket; the option value is a c_int we own,
+            // passed with its size.
+            let rc = unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    option,
+                    (&value as *const i32).cast(),
+                    std::mem::size_of::<i32>() as libc::socklen_t,
+                )
+            };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
     }
 
     /// Writes as much of `bufs` as the socket takes without blocking.

@@ -4,7 +4,7 @@ use crate::engine_thread::{self, EngineHandle};
 use crate::io::{Listener, Stream};
 use bytes::{Buf, Bytes, BytesMut};
 use llmspell_core::connection::{Channel, ConnectionInfo, Transport};
-use llmspell_core::hub::{ConnId, Effect, Hub};
+use llmspell_core::hub::{ConnId, Effect, Hub, Limits, SocketOptions};
 use llmspell_core::kernel::{KernelConfig, ToolJob, WorkerEvent};
 use llmspell_core::time::Timestamp;
 use llmspell_core::tools::ToolHostRef;
@@ -29,6 +29,13 @@ pub struct ServerConfig {
     /// Where the kernel counts requests, durations, connections and drops (for a
     /// Prometheus endpoint that the caller serves); `None`: not counted.
     pub metrics: Option<std::sync::Arc<llmspell_core::metrics::Metrics>>,
+    /// Bounds on clients, queued messages and idle connections.
+    pub limits: Limits,
+    /// Buffer sizes of accepted streams, and how long replies may delay the exit.
+    pub sockets: SocketOptions,
+    /// Most shell requests waiting at once (`[transport.zeromq] rcvhwm`); `None`: the
+    /// kernel's default.
+    pub max_queue: Option<usize>,
 }
 
 /// How a server's run ended.
@@ -200,7 +207,7 @@ impl State {
                 conn.pending.push_back(b);
             }
             match write_pending(conn) {
-                Ok(true) => {}
+                Ok(true) => self.hub.handle_flushed(now(), id),
                 Ok(false) => conn.wake.notify_one(),
                 Err(e) => {
                     debug!(conn = id.0, error = %e, "write failed");
@@ -255,9 +262,13 @@ async fn serve(
         session: session_id(),
         tools: config.tools.clone(),
         metrics: config.metrics.clone(),
+        max_queue: config
+            .max_queue
+            .unwrap_or(KernelConfig::default().max_queue),
         ..KernelConfig::default()
     };
-    let hub = Hub::new(kernel_config, config.max_message_size);
+    let mut hub = Hub::new(kernel_config, config.max_message_size);
+    hub.set_limits(config.limits);
     let (events_tx, events_rx) = mpsc::unbounded_channel::<WorkerEvent>();
     let tools = tool_workers(config.tools.clone(), events_tx.clone())?;
     let engine = engine_thread::spawn(hub.kernel().abort_gate(), config.tools.clone(), events_tx)?;
@@ -273,14 +284,18 @@ async fn serve(
     info!(shell = info.shell_port, iopub = info.iopub_port, transport = ?info.transport, "kernel serving");
 
     for (channel, listener) in listeners {
-        tokio::task::spawn_local(accept_loop(state.clone(), channel, listener));
+        let sockets = config.sockets;
+        tokio::task::spawn_local(accept_loop(state.clone(), channel, listener, sockets));
+    }
+    if let Some(micros) = config.limits.idle_timeout_micros {
+        tokio::task::spawn_local(expire_idle(state.clone(), micros));
     }
     tokio::task::spawn_local(engine_events(state.clone(), events_rx));
     tokio::task::spawn_local(watch_signals(state.clone(), signals));
 
     stop.notified().await;
     let outcome = state.borrow().outcome.unwrap_or(RunOutcome::Terminated);
-    flush_before_exit(&state).await;
+    flush_before_exit(&state, config.sockets.linger()).await;
     let st = state.borrow();
     // A cell still running must not keep the process alive: interrupt it. The engine
     // thread ends when its job channel closes with the state.
@@ -342,9 +357,10 @@ fn resource_usage() -> (u64, u64, u64, u64) {
     (ms(usage.ru_utime), ms(usage.ru_stime), v, iv)
 }
 
-/// Gives the last replies (shutdown_reply above all) a moment to leave.
-async fn flush_before_exit(state: &Shared) {
-    for _ in 0..50 {
+/// Gives the last replies (shutdown_reply above all) up to `linger` to leave.
+async fn flush_before_exit(state: &Shared, linger: Duration) {
+    let deadline = tokio::time::Instant::now() + linger;
+    loop {
         let left = {
             let mut st = state.borrow_mut();
             st.process();
@@ -356,14 +372,30 @@ async fn flush_before_exit(state: &Shared) {
             }
             left
         };
-        if !left {
+        if !left || tokio::time::Instant::now() >= deadline {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
-async fn accept_loop(state: Shared, channel: Channel, listener: Listener) {
+/// Closes connections idle for longer than `micros`, checking a few times per timeout.
+async fn expire_idle(state: Shared, micros: u64) {
+    let every =
+        Duration::from_micros(micros / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(every).await;
+        let mut st = state.borrow_mut();
+        for id in st.hub.expire_idle(now()) {
+            // The connection's task sees it gone, ends, and drops the stream.
+            if let Some(conn) = st.conns.remove(&id) {
+                conn.wake.notify_one();
+            }
+        }
+    }
+}
+
+async fn accept_loop(state: Shared, channel: Channel, listener: Listener, sockets: SocketOptions) {
     loop {
         let stream = match listener.accept().await {
             Ok(s) => Rc::new(s),
@@ -373,10 +405,16 @@ async fn accept_loop(state: Shared, channel: Channel, listener: Listener) {
                 continue;
             }
         };
+        if let Err(e) = stream.set_buffers(sockets.sndbuf, sockets.rcvbuf) {
+            warn!(channel = channel.name(), error = %e, "cannot set socket buffer sizes");
+        }
         let wake = Rc::new(Notify::new());
         let id = {
             let mut st = state.borrow_mut();
-            let id = st.hub.handle_accept(channel);
+            // Over max_concurrent_clients: dropping the stream closes it.
+            let Some(id) = st.hub.try_accept(now(), channel) else {
+                continue;
+            };
             st.conns.insert(
                 id,
                 ConnIo {
@@ -433,11 +471,18 @@ async fn conn_task(state: Shared, id: ConnId, stream: Rc<Stream>, wake: Rc<Notif
                 }
                 let mut st = state.borrow_mut();
                 let Some(conn) = st.conns.get_mut(&id) else { break };
-                if write_pending(conn).is_err() {
+                match write_pending(conn) {
+                    Ok(true) => st.hub.handle_flushed(now(), id),
+                    Ok(false) => {}
+                    Err(_) => break,
+                }
+            }
+            _ = wake.notified() => {
+                // Woken after the hub expired the connection: end, closing the stream.
+                if !state.borrow().conns.contains_key(&id) {
                     break;
                 }
             }
-            _ = wake.notified() => {}
         }
     }
     let mut st = state.borrow_mut();

@@ -33,6 +33,9 @@ fn start(
         max_message_size: 1 << 20,
         tools: None,
         metrics: None,
+        limits: Default::default(),
+        sockets: Default::default(),
+        max_queue: None,
     })
     .expect("bind");
     let info = server.connection_info().clone();

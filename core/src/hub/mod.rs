@@ -17,6 +17,9 @@ use crate::connection::Channel;
 use crate::engine::InputReply;
 use crate::kernel::{Action, EngineJob, Kernel, KernelConfig, WorkerEvent};
 use crate::metrics::{DropReason, Metrics};
+pub use limits::{Limits, SocketOptions};
+
+mod limits;
 use crate::time::Timestamp;
 use crate::zmtp::socket::{RouterTable, Subscriptions};
 use crate::zmtp::{self, Connection, Event, SocketType, ZmtpError};
@@ -57,6 +60,8 @@ pub struct Drops {
     pub oversize: u64,
     /// Messages that could not be routed to a connected peer.
     pub unroutable: u64,
+    /// Messages dropped because their peer had `sndhwm` messages unread.
+    pub hwm: u64,
 }
 
 struct Conn {
@@ -64,6 +69,10 @@ struct Conn {
     zmtp: Connection,
     /// Whether it is already listed in `dirty`.
     dirty: bool,
+    /// When bytes last went either way.
+    last_active: Timestamp,
+    /// Messages queued since the runtime last wrote everything ([`Hub::handle_flushed`]).
+    unflushed: usize,
 }
 
 /// The sockets and the kernel. See the [module docs](self).
@@ -81,6 +90,9 @@ pub struct Hub {
     effects: std::collections::VecDeque<Effect>,
     drops: Drops,
     metrics: Option<Arc<Metrics>>,
+    limits: Limits,
+    /// Open connections by channel, for `max_clients`.
+    per_channel: [usize; 5],
 }
 
 fn router_index(channel: Channel) -> Option<usize> {
@@ -107,6 +119,8 @@ impl Hub {
         let metrics = config.metrics.clone();
         Hub {
             metrics,
+            limits: Limits::default(),
+            per_channel: [0; 5],
             kernel: Kernel::new(config),
             max_message_size,
             next_id: 0,
@@ -149,8 +163,11 @@ impl Hub {
                 channel,
                 zmtp: Connection::new(config),
                 dirty: false,
+                last_active: Timestamp::default(),
+                unflushed: 0,
             },
         );
+        self.count_channel(channel, true);
         self.mark_dirty(id);
         self.count_connections();
         id
@@ -159,6 +176,7 @@ impl Hub {
     /// The stream ended or failed: forget the connection.
     pub fn handle_close(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.remove(&conn) {
+            self.count_channel(c.channel, false);
             debug!(
                 channel = c.channel.name(),
                 conn = conn.0,
@@ -187,6 +205,7 @@ impl Hub {
             return Err(ZmtpError::Usage("unknown connection".into()));
         };
         let channel = c.channel;
+        c.last_active = now;
         if let Err(e) = c.zmtp.handle_input(input) {
             warn!(channel = channel.name(), conn = conn.0, error = ?e, "closing connection");
             self.drops.bad_connections += 1;
@@ -306,6 +325,9 @@ impl Hub {
             let mut targets = Vec::new();
             self.subs.for_each_match(&frames[0], |c| targets.push(c));
             for c in targets {
+                if !self.admit(c) {
+                    continue;
+                }
                 if let Some(conn) = self.conns.get_mut(&c) {
                     let _ = conn.zmtp.send(&frames);
                     self.mark_dirty(c);
@@ -318,6 +340,9 @@ impl Hub {
         };
         match frames.first().and_then(|rid| self.routers[i].lookup(rid)) {
             Some(c) => {
+                if !self.admit(c) {
+                    return;
+                }
                 if let Some(conn) = self.conns.get_mut(&c) {
                     let _ = conn.zmtp.send(&frames[1..]);
                     self.mark_dirty(c);

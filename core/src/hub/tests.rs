@@ -363,3 +363,85 @@ fn metrics_count_requests_replies_connections_and_drops() {
         "{text}"
     );
 }
+
+#[test]
+fn max_clients_refuses_the_extra_connection_per_channel() {
+    let mut p = Pair::new(1 << 20);
+    p.hub.set_limits(Limits {
+        max_clients: 2,
+        ..Limits::default()
+    });
+    let t = Timestamp::from_unix_micros(1);
+    let a = p.hub.try_accept(t, Channel::Shell).expect("first");
+    assert!(p.hub.try_accept(t, Channel::Shell).is_some());
+    assert_eq!(
+        p.hub.try_accept(t, Channel::Shell),
+        None,
+        "third shell refused"
+    );
+    assert!(
+        p.hub.try_accept(t, Channel::Iopub).is_some(),
+        "other channels count apart"
+    );
+    p.hub.handle_close(a);
+    assert!(
+        p.hub.try_accept(t, Channel::Shell).is_some(),
+        "a slot came free"
+    );
+}
+
+#[test]
+fn a_peer_that_does_not_read_loses_messages_beyond_sndhwm() {
+    let mut p = Pair::new(1 << 20);
+    p.hub.set_limits(Limits {
+        sndhwm: 3,
+        ..Limits::default()
+    });
+    let mut shell = p.connect(Channel::Shell, SocketType::Dealer, b"me");
+    // The runtime never reports a flush: five requests, five replies due, three queued.
+    for _ in 0..5 {
+        let req = p.request("kernel_info_request", json!({}));
+        shell.zmtp.send(&req).unwrap();
+    }
+    p.pump(&mut shell);
+    assert_eq!(messages(&mut shell).len(), 3);
+    assert_eq!(p.hub.drops().hwm, 2);
+    // Once the runtime has written everything, the count starts again.
+    let now = p.now();
+    p.hub.handle_flushed(now, shell.conn);
+    let req = p.request("kernel_info_request", json!({}));
+    shell.zmtp.send(&req).unwrap();
+    p.pump(&mut shell);
+    assert_eq!(messages(&mut shell).len(), 1);
+}
+
+#[test]
+fn idle_connections_expire_and_active_ones_stay() {
+    let mut p = Pair::new(1 << 20);
+    p.hub.set_limits(Limits {
+        idle_timeout_micros: Some(1_000),
+        ..Limits::default()
+    });
+    let quiet = p
+        .hub
+        .try_accept(Timestamp::from_unix_micros(0), Channel::Shell)
+        .unwrap();
+    let mut busy = p.connect(Channel::Control, SocketType::Dealer, b"c");
+    assert!(p
+        .hub
+        .expire_idle(Timestamp::from_unix_micros(900))
+        .is_empty());
+    p.clock = 1_500;
+    let req = p.request("kernel_info_request", json!({}));
+    busy.zmtp.send(&req).unwrap();
+    p.pump(&mut busy);
+    let expired = p.hub.expire_idle(Timestamp::from_unix_micros(2_100));
+    assert_eq!(expired, vec![quiet]);
+    assert_eq!(p.hub.connection_count(), 1);
+    // Without a timeout nothing expires.
+    p.hub.set_limits(Limits::default());
+    assert!(p
+        .hub
+        .expire_idle(Timestamp::from_unix_micros(u64::MAX))
+        .is_empty());
+}

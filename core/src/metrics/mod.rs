@@ -80,15 +80,21 @@ pub enum DropReason {
     BadConnection,
     /// A reply for a peer that is gone.
     Unroutable,
+    /// A message for a peer with `sndhwm` messages unread.
+    Hwm,
+    /// A connection refused at `max_concurrent_clients`.
+    ConnectionLimit,
 }
 
-const REASONS: [&str; 6] = [
+const REASONS: [&str; 8] = [
     "bad_signature",
     "replayed",
     "malformed",
     "oversize",
     "bad_connection",
     "unroutable",
+    "hwm",
+    "connection_limit",
 ];
 
 impl DropReason {
