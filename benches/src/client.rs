@@ -119,6 +119,7 @@ impl Client {
                 session,
                 bad_signatures: 0,
                 malformed: 0,
+                only_ours: false,
             },
             codec,
             next_id: 0,
@@ -135,6 +136,42 @@ impl Client {
     /// Messages dropped because they could not be parsed.
     pub fn malformed(&self) -> u64 {
         self.inbox.malformed
+    }
+
+    /// From now on, drop iopub messages that are not about our own requests before
+    /// checking them (see [`Inbox::only_ours`]): for clients that share a kernel.
+    pub fn ignore_others(&mut self) {
+        self.inbox.only_ours = true;
+    }
+
+    /// Moves what is ready without waiting: writes what is queued (native) and hands every
+    /// message received to `on`. True when anything came in.
+    pub fn service(&mut self, mut on: impl FnMut(&Message<'_>)) -> Result<bool, BenchError> {
+        let mut on = |m: &Message<'_>| {
+            on(m);
+            false
+        };
+        let serviced = match &mut self.link {
+            Link::Zmq(link) => link.service(&mut self.inbox, &mut on)?,
+            Link::Native(link) => link.service(&mut self.inbox, &mut on)?,
+        };
+        Ok(serviced.moved)
+    }
+
+    /// Adds the client's sockets to a wait over many clients; returns how soon a native
+    /// connection wants its next connection attempt, if one is down.
+    pub fn poll_items<'a>(
+        &'a self,
+        items: &mut Vec<zmq::PollItem<'a>>,
+        now: Instant,
+    ) -> Option<Duration> {
+        match &self.link {
+            Link::Zmq(link) => {
+                link.poll_items(items);
+                None
+            }
+            Link::Native(link) => link.poll_items(items, now),
+        }
     }
 
     /// Sends a shell request and returns its number, which replies carry as

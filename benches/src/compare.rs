@@ -13,6 +13,7 @@ use crate::session::{cold_start, Session};
 use crate::stats::Summary;
 use crate::sys;
 
+mod clients;
 mod scenarios;
 
 /// Seconds from the command line as a duration, clamped to [0, 1 day] so that adding it
@@ -47,6 +48,7 @@ pub fn run(ctx: &zmq::Context, specs: &[KernelSpec], s: &Settings, dir: &Path) -
                 ..KernelResult::default()
             })
             .collect(),
+        sweep: Vec::new(),
         interrupted: false,
         total_s: 0.0,
     };
@@ -118,7 +120,7 @@ struct Floors {
     /// `None` where the client failed to start. Dropped before the server (field order).
     clients: Vec<Option<FloorClient>>,
     /// Kept alive while the clients run; stopped by pid on drop.
-    _echo: EchoProcess,
+    echo: EchoProcess,
 }
 
 struct Runner<'a> {
@@ -215,7 +217,13 @@ impl Runner<'_> {
                 k.malformed += session.client.malformed();
             }
         }
-        Ok(())
+        // The sweep brings its own clients: each session's client goes, so that no idle
+        // subscriber makes the kernel queue iopub traffic that nobody reads.
+        let mut kernels: Vec<_> = sessions
+            .into_iter()
+            .map(|slot| slot.map(|Session { kernel, .. }| kernel))
+            .collect();
+        self.sweep(r, floor.as_ref(), &mut kernels)
     }
 
     /// Starts the echo server and connects and warms up one floor client per kind; a
@@ -246,10 +254,7 @@ impl Runner<'_> {
                 }
             }
         }
-        Ok(Some(Floors {
-            clients,
-            _echo: echo,
-        }))
+        Ok(Some(Floors { clients, echo }))
     }
 
     fn start_floor(&self, endpoint: &str, kind: ClientKind) -> Result<FloorClient, BenchError> {

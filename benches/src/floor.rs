@@ -14,6 +14,7 @@ use llmspell_core::zmtp::{Event, SocketType};
 
 use crate::client::{BenchError, ClientKind};
 use crate::kernel::free_ports;
+use crate::link::stream_poll_item;
 use crate::message::request_frames;
 use crate::native::{loopback_endpoint, wait_ready, ZmtpStream};
 use crate::stats::Throughput;
@@ -21,6 +22,9 @@ use crate::sys;
 
 /// The 42-byte content of the floor message.
 pub const FLOOR_CONTENT: &str = r#"{"code":"1+1","silent":false,"allow":true}"#;
+
+/// Echoes taken from a libzmq socket per [`FloorClient::service`], at most.
+const MAX_BATCH: usize = 1024;
 
 /// The floor message's msg_id and session, short enough for a ~150-byte header.
 const FLOOR_ID: &str = "ffffffff";
@@ -93,6 +97,11 @@ impl EchoProcess {
         let child = command.spawn().map_err(io)?;
         Ok(EchoProcess { child, endpoint })
     }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for EchoProcess {
@@ -157,8 +166,8 @@ impl FloorClient {
         self.frames.iter().map(Bytes::len).collect()
     }
 
-    /// Sends the message (the native client queues it; `recv` writes it).
-    fn send(&mut self) -> Result<(), BenchError> {
+    /// Sends the message (the native client queues it; `recv` or `service` writes it).
+    pub fn send(&mut self) -> Result<(), BenchError> {
         match &mut self.link {
             FloorLink::Zmq { socket, .. } => {
                 socket.send_multipart(self.frames.iter().map(|f| &f[..]), 0)?;
@@ -173,6 +182,58 @@ impl FloorClient {
         match &mut self.link {
             FloorLink::Zmq { socket, part } => recv_zmq(socket, part, deadline),
             FloorLink::Native(stream) => recv_native(stream, deadline),
+        }
+    }
+
+    /// Takes the echoes that are ready without waiting (the native client first writes
+    /// what is queued and reads once). Returns the echoes taken and whether anything moved.
+    pub fn service(&mut self) -> Result<(usize, bool), BenchError> {
+        let mut echoes = 0;
+        match &mut self.link {
+            FloorLink::Zmq { socket, part } => {
+                for _ in 0..MAX_BATCH {
+                    match socket.recv(part, zmq::DONTWAIT) {
+                        Ok(()) => {}
+                        Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => break,
+                        Err(e) => return Err(e.into()),
+                    }
+                    // The rest of a message arrives with its first part.
+                    while part.get_more() {
+                        socket.recv(part, 0)?;
+                    }
+                    echoes += 1;
+                }
+                Ok((echoes, echoes > 0))
+            }
+            FloorLink::Native(stream) => {
+                stream.try_connect(Instant::now());
+                stream.flush();
+                let read = stream.read()?;
+                // The queue only grows in read(), so this ends.
+                while let Some(event) = stream.poll_event() {
+                    echoes += usize::from(matches!(event, Event::Message(_)));
+                }
+                Ok((echoes, read > 0))
+            }
+        }
+    }
+
+    /// Adds the client's socket to a wait over many clients; returns how soon a native
+    /// connection wants its next connection attempt, if it is down.
+    pub fn poll_items<'a>(
+        &'a self,
+        items: &mut Vec<zmq::PollItem<'a>>,
+        now: Instant,
+    ) -> Option<Duration> {
+        match &self.link {
+            FloorLink::Zmq { socket, .. } => {
+                items.push(socket.as_poll_item(zmq::POLLIN));
+                None
+            }
+            FloorLink::Native(stream) => {
+                stream_poll_item(stream, items);
+                stream.retry_in(now)
+            }
         }
     }
 

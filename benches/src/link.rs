@@ -11,7 +11,7 @@ use llmspell_core::connection::{Channel, ConnectionInfo};
 use llmspell_core::zmtp::{Event, SocketType};
 
 use crate::client::BenchError;
-use crate::message::{decode, Message, Rejected, Verifier};
+use crate::message::{decode, mentions_session, Message, Rejected, Verifier};
 use crate::native::{loopback_endpoint, wait_ready, ZmtpStream};
 
 /// Messages taken from one libzmq socket per pump, at most.
@@ -28,6 +28,34 @@ pub enum Pump {
     Idle,
 }
 
+/// What a non-blocking [`ZmqLink::service`] or [`NativeLink::service`] achieved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Serviced {
+    /// The callback said done for a message.
+    pub done: bool,
+    /// Messages or bytes came in.
+    pub moved: bool,
+}
+
+/// The smaller of two optional durations.
+pub fn min_some(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Adds a native stream's descriptor, with the events it waits for, to a zmq poll list.
+pub fn stream_poll_item(stream: &ZmtpStream, items: &mut Vec<zmq::PollItem<'_>>) {
+    if let Some(fd) = stream.poll_interest() {
+        let mut events = zmq::POLLIN;
+        if fd.events & libc::POLLOUT != 0 {
+            events |= zmq::POLLOUT;
+        }
+        items.push(zmq::PollItem::from_fd(fd.fd, events));
+    }
+}
+
 /// Checks received messages and counts the rejected ones.
 pub struct Inbox {
     /// Verifies signatures.
@@ -38,6 +66,10 @@ pub struct Inbox {
     pub bad_signatures: u64,
     /// Messages dropped because they could not be parsed.
     pub malformed: u64,
+    /// Drop, unchecked, iopub messages whose parent header does not name our session
+    /// ([`mentions_session`]): with many clients on one kernel, each would otherwise verify
+    /// every other client's iopub traffic too.
+    pub only_ours: bool,
 }
 
 impl Inbox {
@@ -48,6 +80,9 @@ impl Inbox {
         frames: &[F],
         on: &mut impl FnMut(&Message<'_>) -> bool,
     ) -> bool {
+        if self.only_ours && channel == Channel::Iopub && !mentions_session(frames, &self.session) {
+            return false;
+        }
         match decode(channel, &self.verifier, &self.session, frames) {
             Ok(message) => on(&message),
             Err(Rejected::BadSignature) => {
@@ -95,6 +130,28 @@ impl ZmqLink {
         Ok(())
     }
 
+    /// Delivers what libzmq has queued, without waiting.
+    pub fn service(
+        &mut self,
+        inbox: &mut Inbox,
+        on: &mut impl FnMut(&Message<'_>) -> bool,
+    ) -> Result<Serviced, BenchError> {
+        let mut out = Serviced::default();
+        for (channel, socket) in [(Channel::Shell, &self.shell), (Channel::Iopub, &self.iopub)] {
+            for _ in 0..MAX_BATCH {
+                match socket.recv_multipart(zmq::DONTWAIT) {
+                    Ok(frames) => {
+                        out.moved = true;
+                        out.done |= inbox.deliver(channel, &frames, on);
+                    }
+                    Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Delivers what libzmq has queued; if that was not enough, waits up to `timeout`.
     pub fn pump(
         &mut self,
@@ -102,17 +159,7 @@ impl ZmqLink {
         inbox: &mut Inbox,
         on: &mut impl FnMut(&Message<'_>) -> bool,
     ) -> Result<Pump, BenchError> {
-        let mut done = false;
-        for (channel, socket) in [(Channel::Shell, &self.shell), (Channel::Iopub, &self.iopub)] {
-            for _ in 0..MAX_BATCH {
-                match socket.recv_multipart(zmq::DONTWAIT) {
-                    Ok(frames) => done |= inbox.deliver(channel, &frames, on),
-                    Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => break,
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        }
-        if done {
+        if self.service(inbox, on)?.done {
             return Ok(Pump::Done);
         }
         let ms = i64::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(100);
@@ -125,6 +172,12 @@ impl ZmqLink {
             Ok(_) | Err(zmq::Error::EINTR) => Ok(Pump::Progress),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Adds both sockets, for reading, to a wait over many links.
+    pub fn poll_items<'a>(&'a self, items: &mut Vec<zmq::PollItem<'a>>) {
+        items.push(self.shell.as_poll_item(zmq::POLLIN));
+        items.push(self.iopub.as_poll_item(zmq::POLLIN));
     }
 }
 
@@ -156,16 +209,17 @@ impl NativeLink {
     }
 
     /// Delivers the messages already decoded; if that was not enough, connects, writes
-    /// what is queued, reads once from each socket and delivers; if nothing came, waits up
-    /// to `timeout` for the sockets.
-    pub fn pump(
+    /// what is queued, reads once from each socket and delivers. Never waits.
+    pub fn service(
         &mut self,
-        timeout: Duration,
         inbox: &mut Inbox,
         on: &mut impl FnMut(&Message<'_>) -> bool,
-    ) -> Result<Pump, BenchError> {
+    ) -> Result<Serviced, BenchError> {
         if self.deliver(inbox, on) {
-            return Ok(Pump::Done);
+            return Ok(Serviced {
+                done: true,
+                moved: true,
+            });
         }
         let now = Instant::now();
         for stream in [&mut self.shell, &mut self.iopub] {
@@ -173,18 +227,42 @@ impl NativeLink {
             stream.flush();
         }
         let read = self.shell.read()? + self.iopub.read()?;
-        if read > 0 {
-            return Ok(if self.deliver(inbox, on) {
-                Pump::Done
-            } else {
-                Pump::Progress
-            });
+        Ok(Serviced {
+            done: read > 0 && self.deliver(inbox, on),
+            moved: read > 0,
+        })
+    }
+
+    /// [`Self::service`]; if nothing moved, waits up to `timeout` for the sockets.
+    pub fn pump(
+        &mut self,
+        timeout: Duration,
+        inbox: &mut Inbox,
+        on: &mut impl FnMut(&Message<'_>) -> bool,
+    ) -> Result<Pump, BenchError> {
+        let serviced = self.service(inbox, on)?;
+        if serviced.done {
+            return Ok(Pump::Done);
+        }
+        if serviced.moved {
+            return Ok(Pump::Progress);
         }
         Ok(if wait_ready(&[&self.shell, &self.iopub], timeout)? {
             Pump::Progress
         } else {
             Pump::Idle
         })
+    }
+
+    /// Adds both connections to a wait over many links (as plain descriptors); returns how
+    /// soon a disconnected one wants its next connection attempt.
+    pub fn poll_items(&self, items: &mut Vec<zmq::PollItem<'_>>, now: Instant) -> Option<Duration> {
+        let mut retry = None;
+        for stream in [&self.shell, &self.iopub] {
+            stream_poll_item(stream, items);
+            retry = min_some(retry, stream.retry_in(now));
+        }
+        retry
     }
 
     /// Hands every queued message of both connections to the inbox; true when `on` said

@@ -14,7 +14,12 @@
 //! - tool invoke round trip: a `tool_request` invoking `calculator` on `2+2`
 //!   (docs/protocol.md), send to both `tool_reply` on shell and `status: idle` on iopub;
 //! - pipelined tool calls: the same with `--depth` in flight, as pipelined executes;
-//! - the floor: the same round trip and pipelining with a 6-frame Jupyter-shaped message.
+//! - the floor: the same round trip and pipelining with a 6-frame Jupyter-shaped message;
+//! - M clients (`--clients 1,2,4,8`): per step, M independent client sessions (each its
+//!   own shell and iopub connections and session id) on one kernel, each keeping
+//!   `--sweep-depth` K requests in flight, for kernel_info, execute and tool invoke
+//!   (`--sweep-requests`), and M floor clients on the echo server; throughput of all
+//!   clients together and p50/p99/p99.9 over all their requests, per step.
 //!
 //! Two clients exist. `--client native` (the default) drives the sockets with
 //! llmspell-core's sans-IO ZMTP over non-blocking TCP on the bench's one thread: no I/O
@@ -45,6 +50,44 @@
 //! note. A tool call costs the kernel 3 messages out (busy, reply, idle) for 1 in, where
 //! the floor echoes 1 for 1. `--scenarios tool-invoke,pipelined-tools` runs only these.
 //!
+//! ## M clients
+//!
+//! ```text
+//! target/release/llmspell-bench compare --floor \
+//!     --kernel 'llmspell=target/release/llmspell kernel start -f {connection_file}' \
+//!     --scenarios clients --clients 1,2,4,8 --sweep-depth 8 \
+//!     --plot-dir bench-results/plots --json bench-results/sweep.json \
+//!     --markdown bench-results/sweep.md
+//! ```
+//!
+//! `--clients` adds the `clients` scenario to the others (`--scenarios clients` runs it
+//! alone). Each step connects M fresh clients, waits until each has its kernel_info
+//! answered and its iopub subscribed, runs an untimed warmup (`--sweep-warmup` requests,
+//! at most a quarter of the budget), then sends up to `--sweep-total` requests for at
+//! most `--sweep-budget-s` seconds and waits for those in flight (each reply within
+//! `--timeout-s`). Steps alternate between the floor and the kernels at each M; the floor
+//! runs once for all requests. Each step also reports the CPU time of the kernel's (or
+//! echo server's) process group per request, from /proc, and the bench's own CPU share.
+//!
+//! All M clients run on the bench's one thread, multiplexed: every socket is
+//! non-blocking (native) or polled (zmq), and one `zmq_poll` waits on all of them. One
+//! thread keeps the measurement free of cross-thread hand-offs and is what a native
+//! client of 50k+ requests/s needs anyway; the price is that at some M the bench, not the
+//! kernel, sets the pace. The report shows when: a bench CPU share near 100%. Because
+//! iopub is a broadcast, every client receives every client's busy/idle; a client drops
+//! the messages whose parent header does not name its session before checking their
+//! signature, so M clients cost M× the reads but not M× the HMACs.
+//!
+//! ## Plots
+//!
+//! `--plot-dir DIR` writes SVG charts (no plotting crate; see `svg.rs`): for each
+//! round-trip scenario, the latency percentiles p50..p99.9 on a tail axis, one line per
+//! kernel and floor (`latency-{scenario}.svg`); for each sweep series, the same per client
+//! count (`latency-clients-{request}-{column}-{client}.svg`); and requests/s against
+//! clients, one line per kernel and floor (`throughput-clients-{request}.svg`). The
+//! JSON has the same data: every latency summary carries its percentile `curve`, and
+//! `sweep` holds one series per floor client and per (request, kernel).
+//!
 //! `{connection_file}` is replaced by the file's path. `--code NAME=CODE` sets a kernel's
 //! execute code (default `1+1`). For a quick look: `--cold-runs 5 --requests 300
 //! --warmup 50 --pipeline-total 2000`. `--pin 1,0` runs kernels and the echo server on
@@ -58,11 +101,14 @@ mod kernel;
 mod link;
 mod message;
 mod native;
+mod plots;
 mod report;
 mod results;
 mod scan;
 mod session;
 mod stats;
+mod svg;
+mod sweep;
 mod sys;
 
 use std::path::PathBuf;
@@ -178,6 +224,34 @@ struct CompareArgs {
     /// KERNEL_CPU[,CLIENT_CPU]: pin kernels and the echo server, and the bench itself.
     #[arg(long)]
     pin: Option<String>,
+    /// Client counts of the multi-client sweep, comma-separated (e.g. 1,2,4,8): per step,
+    /// M client sessions on one kernel (and on the floor), all on the bench's one thread.
+    /// Giving it adds the `clients` scenario (whose default counts are 1,2,4,8).
+    #[arg(long, value_delimiter = ',')]
+    clients: Vec<usize>,
+    /// What the sweep sends, comma-separated: kernel-info, execute, tool-invoke.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "kernel-info,execute,tool-invoke"
+    )]
+    sweep_requests: Vec<String>,
+    /// Requests in flight per client in the sweep.
+    #[arg(long, default_value_t = 8)]
+    sweep_depth: usize,
+    /// Timed requests per sweep step (all clients together), at most.
+    #[arg(long, default_value_t = 20_000)]
+    sweep_total: usize,
+    /// Untimed requests before each sweep step, at most.
+    #[arg(long, default_value_t = 500)]
+    sweep_warmup: usize,
+    /// Seconds of sending per sweep step, at most (the warmup gets a quarter of it).
+    #[arg(long, default_value_t = 5.0)]
+    sweep_budget_s: f64,
+    /// Write SVG plots here: latency percentiles per scenario and per sweep series, and
+    /// throughput against clients.
+    #[arg(long)]
+    plot_dir: Option<PathBuf>,
 }
 
 fn parse_pin(pin: Option<&str>) -> Result<(Option<usize>, Option<usize>), BenchError> {
@@ -225,7 +299,16 @@ fn compare(args: CompareArgs) -> Result<(), BenchError> {
             .ok_or_else(|| BenchError::Usage(format!("--code {name}: no such --kernel")))?;
         spec.code = code.to_string();
     }
-    let scenarios = results::parse_scenarios(&args.scenarios).map_err(BenchError::Usage)?;
+    let mut scenarios = results::parse_scenarios(&args.scenarios).map_err(BenchError::Usage)?;
+    let mut clients = results::parse_clients(&args.clients).map_err(BenchError::Usage)?;
+    if !clients.is_empty() && !scenarios.iter().any(|s| s == "clients") {
+        scenarios.push("clients".to_string());
+    }
+    if clients.is_empty() {
+        clients = vec![1, 2, 4, 8];
+    }
+    let sweep_requests =
+        results::parse_sweep_requests(&args.sweep_requests).map_err(BenchError::Usage)?;
     let (pin_kernel, pin_client) = parse_pin(args.pin.as_deref())?;
     if let Some(cpu) = pin_client {
         // Before the zmq context exists, so that its I/O thread inherits the CPU.
@@ -263,6 +346,12 @@ fn compare(args: CompareArgs) -> Result<(), BenchError> {
         pin_client,
         scenarios,
         tool_request: String::from_utf8_lossy(&message::bench_tool_content()).into_owned(),
+        clients,
+        sweep_requests,
+        sweep_depth: args.sweep_depth.max(1),
+        sweep_total: args.sweep_total,
+        sweep_warmup: args.sweep_warmup,
+        sweep_budget_s: args.sweep_budget_s,
     };
     let dir = Workdir::create().map_err(io)?;
     let ctx = zmq::Context::new();
@@ -274,6 +363,11 @@ fn compare(args: CompareArgs) -> Result<(), BenchError> {
     }
     if let Some(path) = &args.json {
         report::write_json(&results, path).map_err(io)?;
+    }
+    if let Some(dir) = &args.plot_dir {
+        for path in plots::write_all(&results, dir).map_err(io)? {
+            eprintln!("wrote {}", path.display());
+        }
     }
     if results.interrupted {
         return Err(BenchError::Interrupted);

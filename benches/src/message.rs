@@ -83,6 +83,23 @@ pub fn parent_seq(session: &str, msg_id: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// Whether the raw parent header of a message (the third frame after the delimiter)
+/// contains `{session}_`, as the ids of our requests do. Unverified: a cheap filter that
+/// only decides which messages are worth checking. False for a message without a parent
+/// header frame.
+pub fn mentions_session<F: AsRef<[u8]>>(frames: &[F], session: &str) -> bool {
+    let Some(at) = frames.iter().position(|f| f.as_ref() == DELIMITER) else {
+        return false;
+    };
+    let Some(parent) = frames.get(at + 3) else {
+        return false;
+    };
+    let (parent, session) = (parent.as_ref(), session.as_bytes());
+    parent
+        .windows(session.len() + 1)
+        .any(|w| w[session.len()] == b'_' && &w[..session.len()] == session)
+}
+
 /// Checks signatures as Jupyter does: our HMAC-SHA256 of the four frames, as lowercase hex,
 /// must equal the signature frame. Comparing hex (cheap, table-driven) rather than decoding
 /// the received hex (a data-dependent branch per digit) halves the cost of a check.
@@ -225,6 +242,21 @@ mod tests {
         assert!(!verifier.verify(&flipped, parts));
         assert!(!verifier.verify(&signature, [b"{}", b"{}", b"{}", b"{}"]));
         assert!(Verifier::new(b"").verify(b"anything", parts));
+    }
+
+    #[test]
+    fn mentions_session_looks_at_the_parent_only() {
+        let codec = Codec::new(b"k", 0);
+        let ours = iopub(&codec, "status", "abc_3", r#"{"execution_state":"idle"}"#);
+        assert!(mentions_session(&ours, "abc"));
+        assert!(!mentions_session(&ours, "abd"));
+        // Without the underscore it is not one of our ids.
+        assert!(!mentions_session(&ours, "abc_3"));
+        let theirs = iopub(&codec, "status", "xyz_3", r#"{"x":"abc_1"}"#);
+        assert!(!mentions_session(&theirs, "abc"));
+        assert!(!mentions_session(&ours[..3], "abc"));
+        let empty: [&[u8]; 0] = [];
+        assert!(!mentions_session(&empty, "abc"));
     }
 
     #[test]

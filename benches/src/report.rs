@@ -194,10 +194,14 @@ pub fn markdown(r: &Results) -> String {
     );
 
     let mut out = String::new();
+    let rows = rows(r);
     // Writing to a String cannot fail, here and below.
-    let _ = writeln!(out, "| {} |", header.join(" | "));
-    let _ = writeln!(out, "|{}", " --- |".repeat(header.len()));
-    for row in rows(r) {
+    if !rows.is_empty() {
+        let _ = writeln!(out, "| {} |", header.join(" | "));
+        let _ = writeln!(out, "|{}", " --- |".repeat(header.len()));
+    }
+    let mut out_rows = 0;
+    for row in rows {
         let cells: Vec<Cell> = r.kernels.iter().map(|k| (row.kernel)(k)).collect();
         let mut line = vec![row.label.clone()];
         line.extend(r.floors.iter().map(|f| format_cell((row.floor)(f))));
@@ -211,9 +215,13 @@ pub fn markdown(r: &Results) -> String {
             line.extend(cells.iter().skip(1).map(|c| ratio(*c, *first)));
         }
         let _ = writeln!(out, "| {} |", line.join(" | "));
+        out_rows += 1;
     }
-    out.push('\n');
+    if out_rows > 0 {
+        out.push('\n');
+    }
     notes(r, &mut out);
+    sweep::section(r, &mut out);
     out
 }
 
@@ -325,5 +333,7 @@ pub fn write_json(r: &Results, path: &Path) -> std::io::Result<()> {
     std::fs::write(path, text + "\n")
 }
 
+mod sweep;
+
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -6,15 +6,20 @@ use serde::Serialize;
 use crate::client::ClientKind;
 use crate::stats::{Summary, Throughput};
 
-/// Every scenario `compare` knows, in the order they run.
-pub const SCENARIOS: [&str; 6] = [
+/// Every scenario `compare` knows, in the order they run. `clients` is the multi-client
+/// sweep (also turned on by `--clients`).
+pub const SCENARIOS: [&str; 7] = [
     "cold",
     "kernel-info",
     "execute",
     "pipelined",
     "tool-invoke",
     "pipelined-tools",
+    "clients",
 ];
+
+/// The requests the multi-client sweep can send.
+pub const SWEEP_REQUESTS: [&str; 3] = ["kernel-info", "execute", "tool-invoke"];
 
 /// The scenarios that need the kernel to answer `tool_request`.
 pub const TOOL_SCENARIOS: [&str; 2] = ["tool-invoke", "pipelined-tools"];
@@ -40,6 +45,45 @@ pub fn parse_scenarios(given: &[String]) -> Result<Vec<String>, String> {
             SCENARIOS.join(", ")
         ));
     }
+    Ok(out)
+}
+
+/// Checks the `--sweep-requests` list: every name one of [`SWEEP_REQUESTS`], none twice,
+/// at least one.
+pub fn parse_sweep_requests(given: &[String]) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in given.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        if !SWEEP_REQUESTS.contains(&name) {
+            return Err(format!(
+                "unknown sweep request {name:?}; known: {}",
+                SWEEP_REQUESTS.join(", ")
+            ));
+        }
+        if !out.iter().any(|s| s == name) {
+            out.push(name.to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err(format!(
+            "no sweep request given; known: {}",
+            SWEEP_REQUESTS.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+/// Checks the `--clients` list: counts from 1 to 1024, none twice; sorted.
+pub fn parse_clients(given: &[usize]) -> Result<Vec<usize>, String> {
+    let mut out: Vec<usize> = Vec::new();
+    for &m in given {
+        if !(1..=1024).contains(&m) {
+            return Err(format!("--clients {m}: a count from 1 to 1024"));
+        }
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    out.sort_unstable();
     Ok(out)
 }
 
@@ -86,6 +130,18 @@ pub struct Settings {
     pub scenarios: Vec<String>,
     /// The content of the tool scenarios' `tool_request`.
     pub tool_request: String,
+    /// Client counts of the multi-client sweep, in order.
+    pub clients: Vec<usize>,
+    /// The requests the sweep sends (see [`SWEEP_REQUESTS`]).
+    pub sweep_requests: Vec<String>,
+    /// Requests in flight per client in the sweep.
+    pub sweep_depth: usize,
+    /// Timed requests per sweep step (all clients together), at most.
+    pub sweep_total: usize,
+    /// Untimed requests before each step, at most (and a quarter of its time budget).
+    pub sweep_warmup: usize,
+    /// Seconds of sending per sweep step, at most.
+    pub sweep_budget_s: f64,
 }
 
 impl Settings {
@@ -94,9 +150,14 @@ impl Settings {
         self.scenarios.iter().any(|s| s == scenario)
     }
 
+    /// Whether the sweep sends `request`.
+    pub fn sweeps(&self, request: &str) -> bool {
+        self.wants("clients") && self.sweep_requests.iter().any(|r| r == request)
+    }
+
     /// Whether any scenario that needs the tool protocol is asked for.
     pub fn wants_tools(&self) -> bool {
-        TOOL_SCENARIOS.iter().any(|s| self.wants(s))
+        TOOL_SCENARIOS.iter().any(|s| self.wants(s)) || self.sweeps("tool-invoke")
     }
 }
 
@@ -157,6 +218,52 @@ pub struct KernelResult {
     pub notes: Vec<String>,
 }
 
+/// One step of the multi-client sweep: M clients, each with K requests in flight.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SweepStep {
+    /// M: client sessions, each with its own sockets and session id.
+    pub clients: usize,
+    /// K: requests in flight per client.
+    pub depth: usize,
+    /// Completions per second of all clients together (its `depth` is M × K).
+    pub throughput: Throughput,
+    /// Latency of every completed request, send to completion, all clients together.
+    pub latency: Option<Summary>,
+    /// Replies whose status was not ok.
+    pub reply_errors: u64,
+    /// CPU time of the kernel (or echo server) process group per completed request, in
+    /// µs, from /proc (10 ms ticks over the step).
+    pub server_cpu_us_per_request: Option<f64>,
+    /// CPU time of the bench itself over the step's wall time: near 1.0 (one CPU), the
+    /// bench's one thread is the bottleneck.
+    pub bench_cpu_share: f64,
+}
+
+/// One line of the multi-client sweep: the floor (with one client kind) or a kernel
+/// sending one kind of request, at every client count.
+#[derive(Debug, Default, Serialize)]
+pub struct SweepSeries {
+    /// The kernel's name, or `libzmq floor`.
+    pub column: String,
+    /// Whether this is the floor.
+    pub floor: bool,
+    /// The client that measured it.
+    pub client: ClientKind,
+    /// What was sent: one of [`SWEEP_REQUESTS`], or `echo` for the floor.
+    pub request: String,
+    /// One per client count that ran.
+    pub steps: Vec<SweepStep>,
+    /// What went wrong, per step.
+    pub errors: Vec<String>,
+}
+
+impl SweepSeries {
+    /// The label of its line in tables and plots: `name (client)`.
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.column, self.client.name())
+    }
+}
+
 /// The machine the run happened on.
 #[derive(Debug, Serialize)]
 pub struct Machine {
@@ -208,6 +315,8 @@ pub struct Results {
     pub floors: Vec<FloorResult>,
     /// One entry per `--kernel`, in order.
     pub kernels: Vec<KernelResult>,
+    /// The multi-client sweep: the floors first, then per request each kernel.
+    pub sweep: Vec<SweepSeries>,
     /// The run was cut short by Ctrl-C.
     pub interrupted: bool,
     /// Seconds the whole run took.
@@ -245,6 +354,24 @@ mod tests {
         assert!(parse_scenarios(&[]).is_err());
         // Case matters, as for every other value of the command line.
         assert!(parse_scenarios(&strings(&["Execute"])).is_err());
+    }
+
+    #[test]
+    fn sweep_lists_are_checked() {
+        assert_eq!(
+            parse_sweep_requests(&strings(&["execute", " kernel-info", "execute"])),
+            Ok(strings(&["execute", "kernel-info"]))
+        );
+        let bad = parse_sweep_requests(&strings(&["pipelined"])).unwrap_err();
+        assert!(
+            bad.contains("\"pipelined\"") && bad.contains("tool-invoke"),
+            "{bad}"
+        );
+        assert!(parse_sweep_requests(&strings(&[""])).is_err());
+        assert_eq!(parse_clients(&[8, 1, 2, 8, 4]), Ok(vec![1, 2, 4, 8]));
+        assert_eq!(parse_clients(&[]), Ok(vec![]));
+        assert!(parse_clients(&[0]).unwrap_err().contains("--clients 0"));
+        assert!(parse_clients(&[1025]).is_err());
     }
 
     #[test]

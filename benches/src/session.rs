@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -78,6 +79,20 @@ pub fn cold_start(
     Ok(nanos(elapsed))
 }
 
+/// Waits (until `deadline`) for the answer to a kernel_info request and for iopub to be
+/// connected: then no iopub message of a timed request is lost to the subscription.
+pub fn await_ready(
+    client: &mut Client,
+    kernel: &mut Child,
+    deadline: Instant,
+) -> Result<(), BenchError> {
+    let id = client.send_kernel_info()?;
+    client.wait(deadline, "kernel_info_reply", Some(&mut *kernel), |m| {
+        is_reply(m, "kernel_info_reply", id)
+    })?;
+    client.wait_iopub(deadline, kernel)
+}
+
 /// A warm kernel and its client.
 pub struct Session {
     /// The client; fields drop in order, so its sockets close before the kernel stops.
@@ -134,17 +149,8 @@ impl Session {
         let mut kernel = KernelLaunch::prepare(spec, dir, seq, pin)?.spawn()?;
         let deadline = Instant::now() + timeout;
         let mut client = Client::connect(ctx, kind, &kernel.info)?;
-        let ready = (|| {
-            let id = client.send_kernel_info()?;
-            client.wait(
-                deadline,
-                "kernel_info_reply",
-                Some(&mut kernel.child),
-                |m| is_reply(m, "kernel_info_reply", id),
-            )?;
-            client.wait_iopub(deadline, &mut kernel.child)?;
-            client.drain(Duration::from_millis(100))
-        })();
+        let ready = await_ready(&mut client, &mut kernel.child, deadline)
+            .and_then(|()| client.drain(Duration::from_millis(100)));
         match ready {
             Ok(()) => Ok(Session {
                 client,

@@ -21,7 +21,26 @@ pub struct Summary {
     pub p999_us: f64,
     /// The largest sample.
     pub max_us: f64,
+    /// The percentile curve: the latency at each of [`CURVE_PERCENTILES`] (nearest rank),
+    /// for plots of the distribution.
+    pub curve: Vec<Percentile>,
 }
+
+/// One point of a percentile curve.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Percentile {
+    /// The percentile, 0 < p <= 100.
+    pub p: f64,
+    /// The latency at it, in microseconds.
+    pub us: f64,
+}
+
+/// The percentiles of [`Summary::curve`]: dense towards the tail, so that a plot on a
+/// log(1 / (1 - p)) axis gets evenly spread points from p50 to p99.99.
+pub const CURVE_PERCENTILES: [f64; 24] = [
+    50.0, 60.0, 70.0, 75.0, 80.0, 85.0, 90.0, 92.5, 95.0, 96.0, 97.0, 98.0, 99.0, 99.25, 99.5,
+    99.75, 99.9, 99.925, 99.95, 99.975, 99.99, 99.995, 99.999, 100.0,
+];
 
 impl Summary {
     /// Summarizes samples given in nanoseconds; `None` when there are none.
@@ -41,6 +60,13 @@ impl Summary {
             p99_us: us(percentile(&sorted, 99.0)),
             p999_us: us(percentile(&sorted, 99.9)),
             max_us: us(sorted[sorted.len() - 1]),
+            curve: CURVE_PERCENTILES
+                .iter()
+                .map(|&p| Percentile {
+                    p,
+                    us: us(percentile(&sorted, p)),
+                })
+                .collect(),
         })
     }
 }
@@ -119,6 +145,15 @@ mod tests {
         assert_eq!(s.min_us, 0.001);
         assert_eq!(s.max_us, 1.0);
         assert!((s.mean_us - 0.5005).abs() < 1e-12);
+        assert_eq!(s.curve.len(), CURVE_PERCENTILES.len());
+        assert_eq!(s.curve[0], Percentile { p: 50.0, us: 0.5 });
+        let at = |p: f64| s.curve.iter().find(|c| c.p == p).unwrap().us;
+        assert_eq!((at(99.0), at(99.9), at(100.0)), (0.99, 0.999, 1.0));
+        // A curve never goes down.
+        assert!(s
+            .curve
+            .windows(2)
+            .all(|w| w[0].p < w[1].p && w[0].us <= w[1].us));
     }
 
     #[test]

@@ -133,6 +133,62 @@ pub fn terminate(child: &mut Child, grace: Duration) -> bool {
     gentle
 }
 
+/// CPU time (user and system, all threads) that this process has used.
+pub fn own_cpu() -> Duration {
+    // SAFETY: a zeroed rusage is valid output space for getrusage.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// CPU time (user and system, all threads) used so far by the live processes of process
+/// group `pgid` (a child started with [`configure_child`] leads its own group, so this
+/// covers a kernel behind a wrapper such as `sh -c` too), from /proc/PID/stat. In clock
+/// ticks of 10 ms, usually: compare two readings over seconds, not milliseconds.
+pub fn group_cpu(pgid: u32) -> Duration {
+    // SAFETY: sysconf has no memory effects.
+    let ticks = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100);
+    let mut total = 0u64;
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        if !name.as_encoded_bytes().iter().all(u8::is_ascii_digit) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        if let Some((group, cpu)) = stat_cpu(&stat) {
+            if group == pgid {
+                total += cpu;
+            }
+        }
+    }
+    Duration::from_micros(total * 1_000_000 / ticks.max(1))
+}
+
+/// The process group and the user plus system clock ticks of one /proc/PID/stat line.
+/// The command name (field 2) may hold spaces and parentheses: fields are counted from
+/// its last `)`.
+fn stat_cpu(stat: &str) -> Option<(u32, u64)> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    // After the name: state (3), ppid (4), pgrp (5), ..., utime (14), stime (15).
+    let fields: Vec<&str> = rest.split_whitespace().take(13).collect();
+    let group = fields.get(2)?.parse().ok()?;
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((group, utime + stime))
+}
+
 /// Reads `n` random bytes from the kernel's generator, as hex.
 pub fn random_hex(n: usize) -> io::Result<String> {
     use std::io::Read;
@@ -194,6 +250,37 @@ mod tests {
         }
         assert!(!terminate(&mut child, Duration::from_millis(300)));
         assert!(child.try_wait().unwrap().is_some());
+    }
+
+    #[test]
+    fn reads_cpu_from_proc_stat() {
+        let line = "42 (a b) c) S 1 42 42 0 -1 4194560 100 0 0 0 250 37 0 0 20 0 3 0";
+        assert_eq!(stat_cpu(line), Some((42, 287)));
+        assert_eq!(stat_cpu("42 (x) S 1"), None);
+        assert_eq!(stat_cpu(""), None);
+        // A busy child of our own group shows up.
+        let mut command = Command::new("sh");
+        command.args(["-c", "while :; do :; done"]);
+        configure_child(&mut command, None).unwrap();
+        let mut child = command.spawn().unwrap();
+        let pgid = child.id();
+        let mut seen = Duration::ZERO;
+        for _ in 0..2000 {
+            seen = seen.max(group_cpu(pgid));
+            if seen > Duration::ZERO {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        terminate(&mut child, Duration::from_secs(2));
+        assert!(seen > Duration::ZERO, "no CPU seen for group {pgid}");
+        let before = own_cpu();
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        std::hint::black_box(x);
+        assert!(own_cpu() > before);
     }
 
     #[test]

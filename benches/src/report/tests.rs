@@ -2,7 +2,7 @@
 //! scenarios.
 
 use super::*;
-use crate::results::{Machine, Settings};
+use crate::results::{Machine, Settings, SweepSeries, SweepStep};
 
 #[test]
 fn formats_numbers() {
@@ -27,7 +27,8 @@ fn ratios_mean_times_slower() {
     assert_eq!(ratio(Cell::Micros(1.0), Cell::Micros(0.0)), "—");
 }
 
-fn settings(scenarios: &[&str]) -> Settings {
+/// Settings of a small run of `scenarios`.
+pub(crate) fn settings(scenarios: &[&str]) -> Settings {
     Settings {
         cold_runs: 1,
         cold_budget_s: 1.0,
@@ -49,6 +50,12 @@ fn settings(scenarios: &[&str]) -> Settings {
         pin_client: None,
         scenarios: scenarios.iter().map(|s| s.to_string()).collect(),
         tool_request: r#"{"command":"invoke"}"#.to_string(),
+        clients: vec![1, 2, 4],
+        sweep_requests: vec!["kernel-info".into(), "execute".into()],
+        sweep_depth: 8,
+        sweep_total: 100,
+        sweep_warmup: 10,
+        sweep_budget_s: 1.0,
     }
 }
 
@@ -95,6 +102,7 @@ fn tool_run() -> Results {
                 ..KernelResult::default()
             },
         ],
+        sweep: Vec::new(),
         interrupted: false,
         total_s: 1.0,
     }
@@ -168,4 +176,114 @@ fn default_rows_cover_every_scenario() {
     ] {
         assert!(text.contains(&format!("| {label}")), "{label} in\n{text}");
     }
+}
+
+/// A step of `m` clients at `per_sec` requests/s and `us` µs each.
+fn step(m: usize, per_sec: usize, us: u64) -> SweepStep {
+    SweepStep {
+        clients: m,
+        depth: 8,
+        throughput: Throughput::new(
+            per_sec,
+            per_sec,
+            per_sec,
+            8 * m,
+            std::time::Duration::from_secs(1),
+        ),
+        latency: Summary::from_nanos(&[us * 1000, us * 2000]),
+        reply_errors: 0,
+        server_cpu_us_per_request: Some(12.5),
+        bench_cpu_share: 0.5,
+    }
+}
+
+/// A run with the sweep: the floor at 100k, 150k, 200k req/s for 1, 2, 4 clients, and
+/// llmspell's kernel_info at a quarter of that (its 4-client step failed) and execute.
+pub(crate) fn sweep_run() -> Results {
+    let mut r = tool_run();
+    r.settings = settings(&["kernel-info", "execute", "clients"]);
+    let micros = |us: u64| Summary::from_nanos(&[us * 1000; 4]);
+    r.kernels[0].kernel_info = micros(40);
+    r.kernels[0].execute = micros(60);
+    r.kernels[1].execute = micros(3000);
+    r.sweep = vec![
+        SweepSeries {
+            column: "libzmq floor".into(),
+            floor: true,
+            request: "echo".into(),
+            steps: vec![
+                step(1, 100_000, 20),
+                step(2, 150_000, 25),
+                step(4, 200_000, 40),
+            ],
+            ..SweepSeries::default()
+        },
+        SweepSeries {
+            column: "llmspell".into(),
+            request: "kernel-info".into(),
+            steps: vec![step(1, 25_000, 80), step(2, 37_500, 100)],
+            errors: vec!["4 clients: timeout waiting for the warmup".into()],
+            ..SweepSeries::default()
+        },
+        SweepSeries {
+            column: "llmspell".into(),
+            request: "execute".into(),
+            steps: vec![step(1, 20_000, 90)],
+            ..SweepSeries::default()
+        },
+    ];
+    r
+}
+
+#[test]
+fn sweep_rows_with_ratios_to_the_floor() {
+    let text = markdown(&sweep_run());
+    assert!(
+        text.contains("### Clients: M sessions on one kernel, 8 in flight each"),
+        "{text}"
+    );
+    assert!(text.contains(
+        "| kernel-info | llmspell (native) | 2 | 16 | 37,500 req/s | 100 µs | 200 µs | 200 µs | 4.00× | 12.5 µs | 50% |"
+    ), "{text}");
+    assert!(text.contains(
+        "| echo | libzmq floor (native) | 4 | 32 | 200,000 req/s | 40.0 µs | 80.0 µs | 80.0 µs | — |"
+    ), "{text}");
+    assert!(text.contains("| execute | llmspell (native) | 1 | 8 | 20,000 req/s |"));
+    assert!(text.contains("- llmspell (native) kernel-info error: 4 clients: timeout"));
+    assert!(text.contains("multiplexed on the bench's one thread"));
+    // The run's main table is still there, for the scenarios asked for.
+    assert!(text.contains("| kernel_info round trip, p50 | 10.0 µs | 40.0 µs |"));
+    assert!(!markdown(&tool_run()).contains("### Clients"));
+    // The sweep alone: no empty main table above it.
+    let mut alone = sweep_run();
+    alone.settings.scenarios = vec!["clients".into()];
+    let text = markdown(&alone);
+    assert!(text.starts_with("- A ÷ B"), "{text}");
+    assert!(text.contains("| kernel-info | llmspell (native) | 1 |"));
+}
+
+#[test]
+fn sweep_results_serialize() {
+    let json = serde_json::to_value(sweep_run()).unwrap();
+    let floor = &json["sweep"][0];
+    assert_eq!(floor["floor"], true);
+    assert_eq!(floor["steps"][2]["clients"], 4);
+    assert_eq!(floor["steps"][2]["throughput"]["per_sec"], 200_000.0);
+    assert_eq!(floor["steps"][0]["latency"]["p50_us"], 20.0);
+    assert_eq!(floor["steps"][0]["latency"]["curve"][0]["p"], 50.0);
+    assert_eq!(json["sweep"][1]["request"], "kernel-info");
+    assert_eq!(json["settings"]["clients"], serde_json::json!([1, 2, 4]));
+    assert_eq!(json["settings"]["sweep_depth"], 8);
+    // The fields from before the sweep are all still there.
+    for key in [
+        "machine",
+        "settings",
+        "floors",
+        "kernels",
+        "interrupted",
+        "total_s",
+    ] {
+        assert!(json.get(key).is_some(), "{key}");
+    }
+    assert_eq!(json["kernels"][0]["kernel_info"]["p99_us"], 40.0);
 }
