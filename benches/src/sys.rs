@@ -148,16 +148,18 @@ pub fn own_cpu() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-/// CPU time (user and system, all threads) used so far by the live processes of process
-/// group `pgid` (a child started with [`configure_child`] leads its own group, so this
-/// covers a kernel behind a wrapper such as `sh -c` too), from /proc/PID/stat. In clock
-/// ticks of 10 ms, usually: compare two readings over seconds, not milliseconds.
+/// CPU time (all threads) used so far by the live processes of process group `pgid` (a
+/// child started with [`configure_child`] leads its own group, so this covers a kernel
+/// behind a wrapper such as `sh -c` too). Per thread from /proc/PID/task/TID/schedstat,
+/// in nanoseconds; a process whose threads cannot be read counts with its
+/// /proc/PID/stat clock ticks (10 ms, usually) instead. Threads that have exited are not
+/// counted: compare two readings around work done by long-lived threads.
 pub fn group_cpu(pgid: u32) -> Duration {
     // SAFETY: sysconf has no memory effects.
     let ticks = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100);
-    let mut total = 0u64;
+    let mut total = Duration::ZERO;
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Duration::ZERO;
+        return total;
     };
     for entry in dir.flatten() {
         let name = entry.file_name();
@@ -167,13 +169,30 @@ pub fn group_cpu(pgid: u32) -> Duration {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
         };
-        if let Some((group, cpu)) = stat_cpu(&stat) {
-            if group == pgid {
-                total += cpu;
+        match stat_cpu(&stat) {
+            Some((group, cpu)) if group == pgid => {
+                total += threads_cpu(&entry.path())
+                    .unwrap_or_else(|| Duration::from_micros(cpu * 1_000_000 / ticks.max(1)));
             }
+            _ => {}
         }
     }
-    Duration::from_micros(total * 1_000_000 / ticks.max(1))
+    total
+}
+
+/// The summed run time of the threads of process directory `proc` (/proc/PID), from
+/// their schedstat files; `None` when none can be read.
+fn threads_cpu(proc: &std::path::Path) -> Option<Duration> {
+    let mut total = None;
+    for task in std::fs::read_dir(proc.join("task")).ok()?.flatten() {
+        let Ok(text) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        if let Some(ns) = text.split_whitespace().next().and_then(|n| n.parse().ok()) {
+            *total.get_or_insert(Duration::ZERO) += Duration::from_nanos(ns);
+        }
+    }
+    total
 }
 
 /// The process group and the user plus system clock ticks of one /proc/PID/stat line.
@@ -274,6 +293,22 @@ mod tests {
         }
         terminate(&mut child, Duration::from_secs(2));
         assert!(seen > Duration::ZERO, "no CPU seen for group {pgid}");
+        // Our own threads are read from schedstat: a busy thread's time grows (at the
+        // scheduler's next tick at the latest).
+        let me = std::path::PathBuf::from("/proc/self");
+        let first = threads_cpu(&me).unwrap();
+        let start = Instant::now();
+        let mut x = 0u64;
+        while threads_cpu(&me).unwrap() == first {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "schedstat never moved"
+            );
+            for i in 0..100_000u64 {
+                x = std::hint::black_box(x.wrapping_add(i));
+            }
+        }
+        std::hint::black_box(x);
         let before = own_cpu();
         let mut x = 0u64;
         for i in 0..5_000_000u64 {
