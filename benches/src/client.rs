@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use llmspell_core::connection::{Channel, ConnectionInfo};
 use llmspell_core::wire::Codec;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::link::{Inbox, NativeLink, Pump, ZmqLink};
 use crate::message::{execute_content, request_frames, Message, Verifier};
@@ -59,7 +59,7 @@ impl From<zmq::Error> for BenchError {
 }
 
 /// Which implementation a client uses.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ClientKind {
     /// llmspell-core's sans-IO ZMTP over non-blocking TCP, on the bench's own thread.

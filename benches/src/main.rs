@@ -88,6 +88,8 @@
 //! JSON has the same data: every latency summary carries its percentile `curve`, and
 //! `sweep` holds one series per floor client and per (request, kernel).
 //!
+//! `llmspell-bench plot --json FILE --plot-dir DIR` writes the plots of a saved run again.
+//!
 //! `{connection_file}` is replaced by the file's path. `--code NAME=CODE` sets a kernel's
 //! execute code (default `1+1`). For a quick look: `--cold-runs 5 --requests 300
 //! --warmup 50 --pipeline-total 2000`. `--pin 1,0` runs kernels and the echo server on
@@ -135,6 +137,15 @@ struct Cli {
 enum Commands {
     /// Measure kernels (and the floor) side by side and print one table.
     Compare(Box<CompareArgs>),
+    /// Write the plots of a saved run (`compare --json FILE`) again, without measuring.
+    Plot {
+        /// The JSON file of a `compare` run.
+        #[arg(long)]
+        json: PathBuf,
+        /// Where the SVG files go.
+        #[arg(long)]
+        plot_dir: PathBuf,
+    },
     /// The floor's ROUTER echo server (started by `compare --floor`).
     EchoServer {
         /// tcp://127.0.0.1:PORT or ipc://PATH.
@@ -375,10 +386,21 @@ fn compare(args: CompareArgs) -> Result<(), BenchError> {
     Ok(())
 }
 
+/// Reads a saved run and writes its plots.
+fn replot(json: &std::path::Path, dir: &std::path::Path) -> Result<(), BenchError> {
+    let io = |e: std::io::Error| BenchError::Io(format!("{}: {e}", json.display()));
+    let results = report::read_json(json).map_err(io)?;
+    for path in plots::write_all(&results, dir).map_err(io)? {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Compare(args) => compare(*args),
+        Commands::Plot { json, plot_dir } => replot(&json, &plot_dir),
         Commands::EchoServer {
             endpoint,
             max_seconds,

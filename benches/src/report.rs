@@ -333,6 +333,12 @@ pub fn write_json(r: &Results, path: &Path) -> std::io::Result<()> {
     std::fs::write(path, text + "\n")
 }
 
+/// Reads the results of a run back from its JSON file.
+pub fn read_json(path: &Path) -> std::io::Result<Results> {
+    let text = std::fs::read_to_string(path)?;
+    serde_json::from_str(&text).map_err(std::io::Error::other)
+}
+
 mod sweep;
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! What a `compare` run is asked to do and what it produces: settings and results, as
 //! the report prints them and the JSON file stores them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::client::ClientKind;
 use crate::stats::{Summary, Throughput};
@@ -88,7 +88,7 @@ pub fn parse_clients(given: &[usize]) -> Result<Vec<usize>, String> {
 }
 
 /// What to run and how much of it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     /// Cold starts per kernel, at most.
     pub cold_runs: usize,
@@ -131,16 +131,22 @@ pub struct Settings {
     /// The content of the tool scenarios' `tool_request`.
     pub tool_request: String,
     /// Client counts of the multi-client sweep, in order.
+    #[serde(default)]
     pub clients: Vec<usize>,
     /// The requests the sweep sends (see [`SWEEP_REQUESTS`]).
+    #[serde(default)]
     pub sweep_requests: Vec<String>,
     /// Requests in flight per client in the sweep.
+    #[serde(default)]
     pub sweep_depth: usize,
     /// Timed requests per sweep step (all clients together), at most.
+    #[serde(default)]
     pub sweep_total: usize,
     /// Untimed requests before each step, at most (and a quarter of its time budget).
+    #[serde(default)]
     pub sweep_warmup: usize,
     /// Seconds of sending per sweep step, at most.
+    #[serde(default)]
     pub sweep_budget_s: f64,
 }
 
@@ -162,7 +168,7 @@ impl Settings {
 }
 
 /// The floor's figures.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct FloorResult {
     /// The client that measured it.
     pub client: ClientKind,
@@ -179,7 +185,7 @@ pub struct FloorResult {
 }
 
 /// One kernel's figures.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct KernelResult {
     /// The column name.
     pub name: String,
@@ -219,7 +225,7 @@ pub struct KernelResult {
 }
 
 /// One step of the multi-client sweep: M clients, each with K requests in flight.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SweepStep {
     /// M: client sessions, each with its own sockets and session id.
     pub clients: usize,
@@ -241,7 +247,7 @@ pub struct SweepStep {
 
 /// One line of the multi-client sweep: the floor (with one client kind) or a kernel
 /// sending one kind of request, at every client count.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct SweepSeries {
     /// The kernel's name, or `libzmq floor`.
     pub column: String,
@@ -265,7 +271,7 @@ impl SweepSeries {
 }
 
 /// The machine the run happened on.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Machine {
     /// CPUs of the machine.
     pub cpus: usize,
@@ -305,7 +311,7 @@ impl Machine {
 }
 
 /// Everything a run produced.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Results {
     /// Where.
     pub machine: Machine,
@@ -316,6 +322,7 @@ pub struct Results {
     /// One entry per `--kernel`, in order.
     pub kernels: Vec<KernelResult>,
     /// The multi-client sweep: the floors first, then per request each kernel.
+    #[serde(default)]
     pub sweep: Vec<SweepSeries>,
     /// The run was cut short by Ctrl-C.
     pub interrupted: bool,

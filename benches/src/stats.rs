@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A latency distribution, in microseconds.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// How many samples were taken.
     pub count: usize,
@@ -22,12 +22,13 @@ pub struct Summary {
     /// The largest sample.
     pub max_us: f64,
     /// The percentile curve: the latency at each of [`CURVE_PERCENTILES`] (nearest rank),
-    /// for plots of the distribution.
+    /// for plots of the distribution. Absent from files written before it existed.
+    #[serde(default)]
     pub curve: Vec<Percentile>,
 }
 
 /// One point of a percentile curve.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Percentile {
     /// The percentile, 0 < p <= 100.
     pub p: f64,
@@ -83,7 +84,7 @@ pub fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 /// What a pipelined run achieved.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Throughput {
     /// Requests asked for.
     pub requested: usize,

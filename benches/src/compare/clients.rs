@@ -34,7 +34,7 @@ impl Runner<'_> {
         if !s.wants("clients") {
             return Ok(());
         }
-        // (series index, floor client index) and (series index, kernel index, request).
+        // (series index, floor client kind), and per request (series, kernel index, request).
         let mut floors = Vec::new();
         if let Some(f) = floor {
             for (j, client) in f.clients.iter().enumerate() {

@@ -97,3 +97,33 @@ fn writes_well_formed_files() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_saved_run_plots_the_same() {
+    let dir = std::env::temp_dir().join(format!("llmspell-replot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.json");
+    crate::report::write_json(&sweep_run(), &path).unwrap();
+    let back = crate::report::read_json(&path).unwrap();
+    assert_eq!(charts(&back), charts(&sweep_run()));
+    // A file from before the sweep and the curves still reads, with no sweep charts and
+    // no latency curves to draw.
+    let mut old = serde_json::to_value(sweep_run()).unwrap();
+    let root = old.as_object_mut().unwrap();
+    root.remove("sweep");
+    for key in ["clients", "sweep_requests", "sweep_depth", "sweep_total"] {
+        root["settings"].as_object_mut().unwrap().remove(key);
+    }
+    for k in root["kernels"].as_array_mut().unwrap() {
+        if let Some(summary) = k["execute"].as_object_mut() {
+            summary.remove("curve");
+        }
+    }
+    std::fs::write(&path, old.to_string()).unwrap();
+    let old = crate::report::read_json(&path).unwrap();
+    assert!(old.sweep.is_empty() && old.settings.clients.is_empty());
+    assert!(old.kernels[0].execute.as_ref().unwrap().curve.is_empty());
+    std::fs::write(&path, "{").unwrap();
+    assert!(crate::report::read_json(&path).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

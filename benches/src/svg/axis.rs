@@ -97,6 +97,9 @@ pub struct Resolved {
     pub minor: Vec<f64>,
 }
 
+/// The factor by which a log axis extends past its data before snapping to 1-2-5 values.
+const LOG_PAD: f64 = 1.15;
+
 /// The 1-2-5 value at or below `v` (> 0), and the one at or above it.
 fn snap125(v: f64) -> (f64, f64) {
     let decade = 10f64.powf(v.log10().floor());
@@ -131,19 +134,14 @@ impl Axis {
                 Scale::Tail => (50.0, 99.9),
             },
             (None, Scale::Log) => {
+                // A little room around the data, so that no line runs along an edge,
+                // then out to 1-2-5 values.
                 let (lo, hi) = if lo == hi {
                     (lo / 2.0, hi * 2.0)
                 } else {
-                    (lo, hi)
+                    (lo / LOG_PAD, hi * LOG_PAD)
                 };
-                if hi.log10().ceil() - lo.log10().floor() <= 2.0 {
-                    (snap125(lo).0, snap125(hi).1)
-                } else {
-                    (
-                        10f64.powf(lo.log10().floor()),
-                        10f64.powf(hi.log10().ceil()),
-                    )
-                }
+                (snap125(lo).0, snap125(hi).1)
             }
             (None, Scale::Tail) => (lo, hi),
         };
