@@ -14,6 +14,7 @@
 //! max_message_size_mb = 100     # largest accepted message
 //! max_concurrent_clients = 0    # 0: no limit
 //! idle_timeout_seconds = 0      # 0: never
+//! runtime = "tokio"             # or "glommio" (Linux io_uring); `kernel start --runtime`
 //!
 //! [transport.zeromq]            # unset: libzmq's defaults
 //! sndbuf = 1048576
@@ -76,6 +77,8 @@ pub struct KernelConfig {
     pub max_concurrent_clients: u32,
     /// Seconds before an idle connection is closed; 0 is never.
     pub idle_timeout_seconds: u64,
+    /// The server edition of `kernel start` when `--runtime` is not given.
+    pub runtime: crate::cli::RuntimeArg,
 }
 
 impl Default for KernelConfig {
@@ -84,6 +87,7 @@ impl Default for KernelConfig {
             max_message_size_mb: 100,
             max_concurrent_clients: 0,
             idle_timeout_seconds: 0,
+            runtime: crate::cli::RuntimeArg::Tokio,
         }
     }
 }
@@ -254,6 +258,10 @@ impl Config {
                 k.max_concurrent_clients = parse_num(value, "a count")?
             }
             ("kernel", "idle_timeout_seconds") => k.idle_timeout_seconds = parse_u64(value)?,
+            ("kernel", "runtime") => {
+                k.runtime = clap::ValueEnum::from_str(value, true)
+                    .map_err(|_| format!("{value:?} is not a runtime (tokio or glommio)"))?
+            }
             ("transport.zeromq", "sndbuf") => z.sndbuf = Some(parse_num(value, "an integer")?),
             ("transport.zeromq", "rcvbuf") => z.rcvbuf = Some(parse_num(value, "an integer")?),
             ("transport.zeromq", "linger") => z.linger = Some(parse_num(value, "an integer")?),

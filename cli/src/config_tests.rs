@@ -13,6 +13,7 @@ const FULL: &str = r#"
 max_message_size_mb = 10
 max_concurrent_clients = 4
 idle_timeout_seconds = 30
+runtime = "glommio"
 
 [transport.zeromq]
 sndbuf = 1048576
@@ -66,7 +67,8 @@ fn every_setting_parses() {
         KernelConfig {
             max_message_size_mb: 10,
             max_concurrent_clients: 4,
-            idle_timeout_seconds: 30
+            idle_timeout_seconds: 30,
+            runtime: crate::cli::RuntimeArg::Glommio,
         }
     );
     assert_eq!(
@@ -102,6 +104,17 @@ fn every_setting_parses() {
     assert_eq!(h.policy.process_allowlist, ["echo", "ls"]);
     assert_eq!(h.policy.http_allowed_hosts, ["example.com:8080"]);
     assert_eq!(h.policy.env_allowlist, ["HOME"]);
+}
+
+#[test]
+fn the_runtime_comes_from_the_file_or_the_environment() {
+    use crate::cli::RuntimeArg;
+    assert_eq!(Config::default().kernel.runtime, RuntimeArg::Tokio);
+    let c = Config::load(None, vars(&[("LLMSPELL_KERNEL_RUNTIME", "glommio")])).unwrap();
+    assert_eq!(c.kernel.runtime, RuntimeArg::Glommio);
+    let e = Config::load(None, vars(&[("LLMSPELL_KERNEL_RUNTIME", "uring")])).unwrap_err();
+    assert!(e.to_string().contains("tokio or glommio"), "{e}");
+    assert!(Config::parse("[kernel]\nruntime = \"uring\"\n").is_err());
 }
 
 #[test]
