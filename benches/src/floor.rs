@@ -78,6 +78,11 @@ pub struct EchoProcess {
 }
 
 impl EchoProcess {
+    /// The echo server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts `<this binary> echo-server --endpoint tcp://127.0.0.1:PORT`.
     pub fn spawn(pin: Option<usize>) -> Result<EchoProcess, BenchError> {
         let io = |e: std::io::Error| BenchError::Io(e.to_string());

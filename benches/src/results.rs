@@ -7,13 +7,14 @@ use crate::client::ClientKind;
 use crate::stats::{Summary, Throughput};
 
 /// Every scenario `compare` knows, in the order they run.
-pub const SCENARIOS: [&str; 6] = [
+pub const SCENARIOS: [&str; 7] = [
     "cold",
     "kernel-info",
     "execute",
     "pipelined",
     "tool-invoke",
     "pipelined-tools",
+    "pipelined-kernel-info",
 ];
 
 /// The scenarios that need the kernel to answer `tool_request`.
@@ -143,6 +144,8 @@ pub struct KernelResult {
     pub tool_invoke: Option<Summary>,
     /// Pipelined tool calls.
     pub pipelined_tools: Option<Throughput>,
+    /// Pipelined kernel_info requests (reply and idle).
+    pub pipelined_kernel_info: Option<Throughput>,
     /// Execute replies whose status was not ok.
     pub execute_errors: u64,
     /// Tool replies whose status was not ok.
