@@ -15,13 +15,21 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// Binds a TCP listener with SO_REUSEPORT (and SO_REUSEADDR) at `ip:port`.
-pub fn bind_reuseport(ip: &str, port: u16) -> io::Result<(OwnedFd, u16)> {
+/// Binds a TCP listener with SO_REUSEPORT (and SO_REUSEADDR) at `ip:port`. `first`: the
+/// first listener of a group on a given port, which checks that no other socket holds
+/// the port: another process's SO_REUSEPORT listener would share it silently and take
+/// half of our connections.
+pub fn bind_reuseport(ip: &str, port: u16, first: bool) -> io::Result<(OwnedFd, u16)> {
     let text = format!("{ip}:{port}");
     let addr = text
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
+    if first && port != 0 {
+        // A plain bind (no SO_REUSEPORT) fails while anyone listens there.
+        std::net::TcpListener::bind(addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {text}: {e}")))?;
+    }
     let family = match addr {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
@@ -270,9 +278,15 @@ mod tests {
 
     #[test]
     fn reuseport_listeners_share_a_port() {
-        let (_a, port) = bind_reuseport("127.0.0.1", 0).expect("first");
+        let (_a, port) = bind_reuseport("127.0.0.1", 0, true).expect("first");
         assert_ne!(port, 0);
-        let (_b, again) = bind_reuseport("127.0.0.1", port).expect("second on the same port");
+        let (_b, again) = bind_reuseport("127.0.0.1", port, false).expect("second");
         assert_eq!(again, port);
+        // Another server's group is not joined: a first listener checks the port is free.
+        let e = bind_reuseport("127.0.0.1", port, true).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse, "{e}");
+        let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let taken = plain.local_addr().unwrap().port();
+        assert!(bind_reuseport("127.0.0.1", taken, true).is_err());
     }
 }

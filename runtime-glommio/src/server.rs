@@ -75,11 +75,11 @@ impl Server {
         for channel in Channel::ALL {
             match info.transport {
                 Transport::Tcp => {
-                    let (first, port) = bind_reuseport(&info.ip, info.port(channel))?;
+                    let (first, port) = bind_reuseport(&info.ip, info.port(channel), true)?;
                     info.set_port(channel, port);
                     per_shard[0].push((channel, Bound::Tcp(first)));
                     for listeners in per_shard.iter_mut().skip(1) {
-                        let (fd, _) = bind_reuseport(&info.ip, port)?;
+                        let (fd, _) = bind_reuseport(&info.ip, port, false)?;
                         listeners.push((channel, Bound::Tcp(fd)));
                     }
                 }
