@@ -189,25 +189,35 @@ impl Runner<'_> {
         self.round_trips(r, &mut floor, &mut sessions, "kernel-info")?;
         self.round_trips(r, &mut floor, &mut sessions, "execute")?;
         self.round_trips(r, &mut floor, &mut sessions, "tool-invoke")?;
-        if s.wants("pipelined") || s.wants("pipelined-tools") {
+        if s.wants("pipelined") || s.wants("pipelined-tools") || s.wants("pipelined-kernel-info") {
             // The floor's pipelining is measured once, for both pipelined scenarios.
             eprintln!("pipelined floor");
+            let echo_pid = floor.as_ref().map(|f| f.echo.pid());
             let clients = floor.as_mut().map_or(&mut [][..], |f| &mut f.clients[..]);
             for (client, result) in clients.iter_mut().zip(&mut r.floors) {
                 let Some(f) = client else { continue };
-                match f.pipelined(
+                let cpu = || (echo_pid.and_then(sys::process_cpu_ns), sys::self_cpu_ns());
+                let cpu0 = cpu();
+                let run = f.pipelined(
                     s.depth,
                     s.floor_total,
                     secs(s.pipeline_budget_s),
                     self.timeout,
-                ) {
-                    Ok(t) => result.pipelined = Some(t),
+                );
+                let cpu1 = cpu();
+                let spent = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?));
+                match run {
+                    Ok(t) => {
+                        result.pipelined =
+                            Some(t.with_cpu(spent(cpu0.0, cpu1.0), spent(cpu0.1, cpu1.1)))
+                    }
                     Err(e) => record(&mut result.errors, "floor pipelined", e)?,
                 }
             }
         }
         self.pipelined(r, &mut sessions, "pipelined")?;
         self.pipelined(r, &mut sessions, "pipelined-tools")?;
+        self.pipelined(r, &mut sessions, "pipelined-kernel-info")?;
         for (i, slot) in sessions.iter().enumerate() {
             if let Some(session) = slot {
                 let k = &mut r.kernels[i];

@@ -82,6 +82,11 @@ pub struct EchoProcess {
 }
 
 impl EchoProcess {
+    /// The echo server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts `<this binary> echo-server --endpoint tcp://127.0.0.1:PORT`.
     pub fn spawn(pin: Option<usize>) -> Result<EchoProcess, BenchError> {
         let io = |e: std::io::Error| BenchError::Io(e.to_string());
@@ -96,11 +101,6 @@ impl EchoProcess {
         sys::configure_child(&mut command, pin).map_err(io)?;
         let child = command.spawn().map_err(io)?;
         Ok(EchoProcess { child, endpoint })
-    }
-
-    /// Its process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 }
 

@@ -182,12 +182,12 @@ struct CompareArgs {
     #[arg(long)]
     markdown: Option<PathBuf>,
     /// Scenarios to run, comma-separated: cold, kernel-info, execute, pipelined,
-    /// tool-invoke, pipelined-tools. The tool scenarios skip kernels that do not answer a
-    /// first tool_request within 1 s.
+    /// tool-invoke, pipelined-tools, pipelined-kernel-info. The tool scenarios skip kernels
+    /// that do not answer a first tool_request within 1 s.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "cold,kernel-info,execute,pipelined,tool-invoke,pipelined-tools"
+        default_value = "cold,kernel-info,execute,pipelined,tool-invoke,pipelined-tools,pipelined-kernel-info"
     )]
     scenarios: Vec<String>,
     /// Cold starts per kernel, at most.

@@ -151,6 +151,44 @@ fn rows(r: &Results) -> Vec<Row> {
         floor: Box::new(|f| rate(f.pipelined.as_ref(), "msg/s")),
         kernel: Box::new(|k| rate(k.pipelined_tools.as_ref(), "calls/s")),
     });
+    rows.push(Row {
+        scenario: "pipelined-kernel-info",
+        label: format!("pipelined kernel_info, {} in flight", r.settings.depth),
+        floor: Box::new(|f| rate(f.pipelined.as_ref(), "msg/s")),
+        kernel: Box::new(|k| rate(k.pipelined_kernel_info.as_ref(), "msg/s")),
+    });
+    // CPU per request from /proc, in the pipelined runs: the server's (every thread of
+    // the kernel or echo process) and the client's (the bench process).
+    type Of = fn(&KernelResult) -> Option<&Throughput>;
+    let cpu_rows: [(&'static str, &str, Of); 3] = [
+        ("pipelined", "executes", |k| k.pipelined.as_ref()),
+        ("pipelined-tools", "tool calls", |k| {
+            k.pipelined_tools.as_ref()
+        }),
+        ("pipelined-kernel-info", "kernel_info", |k| {
+            k.pipelined_kernel_info.as_ref()
+        }),
+    ];
+    for (scenario, what, of) in cpu_rows {
+        for (side, server) in [("server", true), ("client", false)] {
+            let pick = move |t: Option<&Throughput>| {
+                let us = t.and_then(|t| {
+                    if server {
+                        t.server_cpu_us
+                    } else {
+                        t.client_cpu_us
+                    }
+                });
+                us.map_or(Cell::Empty, Cell::Micros)
+            };
+            rows.push(Row {
+                scenario,
+                label: format!("{side} CPU per request, pipelined {what}"),
+                floor: Box::new(move |f| pick(f.pipelined.as_ref())),
+                kernel: Box::new(move |k| pick(of(k))),
+            });
+        }
+    }
     // Only the scenarios asked for.
     rows.retain(|row| r.settings.wants(row.scenario));
     rows

@@ -8,13 +8,14 @@ use crate::stats::{Summary, Throughput};
 
 /// Every scenario `compare` knows, in the order they run. `clients` is the multi-client
 /// sweep (also turned on by `--clients`).
-pub const SCENARIOS: [&str; 7] = [
+pub const SCENARIOS: [&str; 8] = [
     "cold",
     "kernel-info",
     "execute",
     "pipelined",
     "tool-invoke",
     "pipelined-tools",
+    "pipelined-kernel-info",
     "clients",
 ];
 
@@ -210,6 +211,8 @@ pub struct KernelResult {
     pub tool_invoke: Option<Summary>,
     /// Pipelined tool calls.
     pub pipelined_tools: Option<Throughput>,
+    /// Pipelined kernel_info requests (reply and idle).
+    pub pipelined_kernel_info: Option<Throughput>,
     /// Execute replies whose status was not ok.
     pub execute_errors: u64,
     /// Tool replies whose status was not ok.

@@ -14,6 +14,7 @@ use crate::client::{BenchError, Client, ClientKind};
 use crate::kernel::{KernelLaunch, KernelProcess, KernelSpec};
 use crate::message::{bench_tool_content, Message};
 use crate::stats::Throughput;
+use crate::sys;
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
@@ -114,6 +115,8 @@ pub enum Request<'a> {
     Execute(&'a str),
     /// `tool_request` invoking the calculator ([`bench_tool_content`]).
     ToolInvoke,
+    /// `kernel_info_request` (on shell, wrapped in busy and idle like any request).
+    KernelInfo,
 }
 
 impl Request<'_> {
@@ -122,6 +125,7 @@ impl Request<'_> {
         match self {
             Request::Execute(_) => "execute_reply",
             Request::ToolInvoke => "tool_reply",
+            Request::KernelInfo => "kernel_info_reply",
         }
     }
 
@@ -130,6 +134,7 @@ impl Request<'_> {
         match self {
             Request::Execute(_) => "execute_reply and idle",
             Request::ToolInvoke => "tool_reply and idle",
+            Request::KernelInfo => "kernel_info_reply and idle",
         }
     }
 }
@@ -183,6 +188,7 @@ impl Session {
         match request {
             Request::Execute(code) => self.client.send_execute(code),
             Request::ToolInvoke => self.client.send("tool_request", self.tool_content.clone()),
+            Request::KernelInfo => self.client.send_kernel_info(),
         }
     }
 
@@ -191,6 +197,7 @@ impl Session {
         match request {
             Request::Execute(_) => self.execute_errors += errors,
             Request::ToolInvoke => self.tool_errors += errors,
+            Request::KernelInfo => {}
         }
     }
 
@@ -265,6 +272,8 @@ impl Session {
         let reply_type = request.reply_type();
         // Per request number: (reply seen, idle seen).
         let mut pending: HashMap<u64, (bool, bool)> = HashMap::with_capacity(depth * 2);
+        let pid = self.kernel.child.id();
+        let cpu0 = (sys::process_cpu_ns(pid), sys::self_cpu_ns());
         let t0 = Instant::now();
         let end = t0 + budget;
         let (mut sent, mut done) = (0usize, 0usize);
@@ -314,7 +323,11 @@ impl Session {
                 Err(e) => return Err(with_log(&self.kernel, e)),
             }
         }
-        Ok(Throughput::new(total, sent, done, depth, last - t0))
+        let elapsed = last - t0;
+        let cpu1 = (sys::process_cpu_ns(pid), sys::self_cpu_ns());
+        let spent = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?));
+        Ok(Throughput::new(total, sent, done, depth, elapsed)
+            .with_cpu(spent(cpu0.0, cpu1.0), spent(cpu0.1, cpu1.1)))
     }
 }
 

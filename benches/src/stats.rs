@@ -102,9 +102,24 @@ pub struct Throughput {
     pub budget_hit: bool,
     /// Some requests never completed within the timeout.
     pub timed_out: bool,
+    /// CPU time of the server process (every thread, from /proc) per completed request,
+    /// in microseconds; None where it could not be read.
+    pub server_cpu_us: Option<f64>,
+    /// CPU time of the bench process (the client) per completed request, in microseconds.
+    pub client_cpu_us: Option<f64>,
 }
 
 impl Throughput {
+    /// Sets the CPU per completed request from CPU nanoseconds spent by the server and by
+    /// the client during the run (None where unknown).
+    pub fn with_cpu(mut self, server_ns: Option<u64>, client_ns: Option<u64>) -> Throughput {
+        let per =
+            |ns: u64| (self.completed > 0).then(|| ns as f64 / 1000.0 / self.completed as f64);
+        self.server_cpu_us = server_ns.and_then(per);
+        self.client_cpu_us = client_ns.and_then(per);
+        self
+    }
+
     /// Builds the record and computes the rate.
     pub fn new(
         requested: usize,
@@ -127,6 +142,8 @@ impl Throughput {
             },
             budget_hit: sent < requested,
             timed_out: completed < sent,
+            server_cpu_us: None,
+            client_cpu_us: None,
         }
     }
 }
@@ -155,6 +172,16 @@ mod tests {
             .curve
             .windows(2)
             .all(|w| w[0].p < w[1].p && w[0].us <= w[1].us));
+    }
+
+    #[test]
+    fn cpu_per_completed_request() {
+        let t =
+            Throughput::new(100, 100, 50, 8, Duration::from_secs(1)).with_cpu(Some(500_000), None);
+        assert_eq!(t.server_cpu_us, Some(10.0));
+        assert_eq!(t.client_cpu_us, None);
+        let none = Throughput::new(10, 10, 0, 8, Duration::ZERO).with_cpu(Some(1), Some(1));
+        assert_eq!((none.server_cpu_us, none.client_cpu_us), (None, None));
     }
 
     #[test]

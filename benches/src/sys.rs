@@ -29,6 +29,32 @@ pub fn install_interrupt_handler() {
     }
 }
 
+/// CPU time used so far by every live thread of process `pid`, in nanoseconds: the sum
+/// of the first field of `/proc/PID/task/*/schedstat`. None where /proc cannot tell.
+pub fn process_cpu_ns(pid: u32) -> Option<u64> {
+    let mut total = 0u64;
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let path = entry.ok()?.path().join("schedstat");
+        // A thread that ended between the listing and the read adds nothing.
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+/// CPU time used so far by this process (user and system, every thread), in nanoseconds.
+pub fn self_cpu_ns() -> Option<u64> {
+    // SAFETY: an all-zero rusage is valid; getrusage fills the one we own.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return None;
+    }
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
+    Some(ns(usage.ru_utime) + ns(usage.ru_stime))
+}
+
 /// Whether the user asked the bench to stop.
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
@@ -219,6 +245,21 @@ pub fn random_hex(n: usize) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_time_from_proc_grows_with_work() {
+        let pid = std::process::id();
+        let before = process_cpu_ns(pid).expect("/proc of ourselves");
+        let self_before = self_cpu_ns().expect("getrusage");
+        let t0 = std::time::Instant::now();
+        let mut x = 0u64;
+        while t0.elapsed() < Duration::from_millis(30) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        assert!(process_cpu_ns(pid).unwrap() > before);
+        assert!(self_cpu_ns().unwrap() > self_before);
+        assert!(process_cpu_ns(u32::MAX).is_none(), "no such process");
+    }
 
     #[test]
     fn terminate_stops_a_child_that_ignores_nothing() {

@@ -236,6 +236,17 @@ impl From<TransportArg> for Transport {
     }
 }
 
+/// The server edition that runs a kernel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeArg {
+    /// The portable server (tokio): Linux and macOS.
+    #[default]
+    Tokio,
+    /// The thread-per-core server (glommio, io_uring): Linux only, one pinned shard per CPU.
+    Glommio,
+}
+
 /// `llmspell kernel start`.
 #[derive(Clone, Debug, Args)]
 pub struct StartArgs {
@@ -277,6 +288,19 @@ pub struct StartArgs {
     /// Write logs to this file (appending) instead of stderr.
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+
+    /// The server edition [default: `[kernel] runtime` of the configuration, else tokio].
+    #[arg(long, value_enum)]
+    pub runtime: Option<RuntimeArg>,
+
+    /// glommio: one shard pinned to each of these CPUs, e.g. `0,1` or `0-3` [default:
+    /// every CPU the process may use].
+    #[arg(long, value_name = "LIST", conflicts_with = "cores")]
+    pub cpus: Option<String>,
+
+    /// glommio: one shard on each of the first N CPUs the process may use.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub cores: Option<u32>,
 
     /// The registry id to use (set by `--daemon` for the detached child).
     #[arg(long, hide = true, value_name = "ID")]

@@ -15,6 +15,7 @@
 //! max_concurrent_clients = 0    # connections per channel (one client each); 0: no limit
 //! idle_timeout_seconds = 0      # close connections silent this long; 0: never
 //! metrics_port = 0              # Prometheus text on 127.0.0.1:PORT/metrics; 0: off
+//! runtime = "tokio"             # or "glommio" (Linux io_uring); `kernel start --runtime`
 //!
 //! [transport.zeromq]            # unset: the defaults below
 //! sndbuf = 1048576              # SO_SNDBUF of accepted streams; unset or <= 0: the OS's
@@ -80,6 +81,8 @@ pub struct KernelConfig {
     pub idle_timeout_seconds: u64,
     /// Serve Prometheus metrics on 127.0.0.1 at this port; 0 is off.
     pub metrics_port: u16,
+    /// The server edition of `kernel start` when `--runtime` is not given.
+    pub runtime: crate::cli::RuntimeArg,
 }
 
 impl Default for KernelConfig {
@@ -89,6 +92,7 @@ impl Default for KernelConfig {
             max_concurrent_clients: 0,
             idle_timeout_seconds: 0,
             metrics_port: 0,
+            runtime: crate::cli::RuntimeArg::Tokio,
         }
     }
 }
@@ -260,6 +264,10 @@ impl Config {
             }
             ("kernel", "idle_timeout_seconds") => k.idle_timeout_seconds = parse_u64(value)?,
             ("kernel", "metrics_port") => k.metrics_port = parse_num(value, "a port")?,
+            ("kernel", "runtime") => {
+                k.runtime = clap::ValueEnum::from_str(value, true)
+                    .map_err(|_| format!("{value:?} is not a runtime (tokio or glommio)"))?
+            }
             ("transport.zeromq", "sndbuf") => z.sndbuf = Some(parse_num(value, "an integer")?),
             ("transport.zeromq", "rcvbuf") => z.rcvbuf = Some(parse_num(value, "an integer")?),
             ("transport.zeromq", "linger") => z.linger = Some(parse_num(value, "an integer")?),

@@ -14,6 +14,7 @@ max_message_size_mb = 10
 max_concurrent_clients = 4
 idle_timeout_seconds = 30
 metrics_port = 9090
+runtime = "glommio"
 
 [transport.zeromq]
 sndbuf = 1048576
@@ -68,7 +69,8 @@ fn every_setting_parses() {
             max_message_size_mb: 10,
             max_concurrent_clients: 4,
             idle_timeout_seconds: 30,
-            metrics_port: 9090
+            metrics_port: 9090,
+            runtime: crate::cli::RuntimeArg::Glommio,
         }
     );
     assert_eq!(
@@ -104,6 +106,17 @@ fn every_setting_parses() {
     assert_eq!(h.policy.process_allowlist, ["echo", "ls"]);
     assert_eq!(h.policy.http_allowed_hosts, ["example.com:8080"]);
     assert_eq!(h.policy.env_allowlist, ["HOME"]);
+}
+
+#[test]
+fn the_runtime_comes_from_the_file_or_the_environment() {
+    use crate::cli::RuntimeArg;
+    assert_eq!(Config::default().kernel.runtime, RuntimeArg::Tokio);
+    let c = Config::load(None, vars(&[("LLMSPELL_KERNEL_RUNTIME", "glommio")])).unwrap();
+    assert_eq!(c.kernel.runtime, RuntimeArg::Glommio);
+    let e = Config::load(None, vars(&[("LLMSPELL_KERNEL_RUNTIME", "uring")])).unwrap_err();
+    assert!(e.to_string().contains("tokio or glommio"), "{e}");
+    assert!(Config::parse("[kernel]\nruntime = \"uring\"\n").is_err());
 }
 
 #[test]

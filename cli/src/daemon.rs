@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cli::{OutputFormat, StartArgs, TransportArg};
+use crate::cli::{OutputFormat, RuntimeArg, StartArgs, TransportArg};
 use crate::error::{CliError, ErrorKind};
 use crate::registry::{KernelRecord, Registry};
 use crate::{connfile, output, paths, process};
@@ -150,6 +150,19 @@ fn child_args(
     if let Some(port) = args.metrics_port {
         push(&mut out, "--metrics-port", port.to_string());
     }
+    if let Some(runtime) = args.runtime {
+        let name = match runtime {
+            RuntimeArg::Tokio => "tokio",
+            RuntimeArg::Glommio => "glommio",
+        };
+        push(&mut out, "--runtime", name);
+    }
+    if let Some(cpus) = &args.cpus {
+        push(&mut out, "--cpus", cpus);
+    }
+    if let Some(cores) = args.cores {
+        push(&mut out, "--cores", cores.to_string());
+    }
     push(&mut out, "--log-file", log_file);
     push(&mut out, "--kernel-id", id);
     push(&mut out, "--pid-file", pid_file);
@@ -231,6 +244,10 @@ mod tests {
             "/s/k",
             "-f",
             "c.json",
+            "--runtime",
+            "glommio",
+            "--cpus",
+            "0,1",
         ]);
         let argv = child_args(
             &args,
@@ -261,6 +278,9 @@ mod tests {
         let conn = child.connection_file.unwrap();
         assert!(conn.is_absolute() && conn.ends_with("c.json"));
         assert_eq!(child.max_message_size_mb, None);
+        assert_eq!(child.runtime, Some(RuntimeArg::Glommio));
+        assert_eq!(child.cpus.as_deref(), Some("0,1"));
+        assert_eq!(child.cores, None);
     }
 
     #[test]

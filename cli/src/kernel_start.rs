@@ -11,9 +11,11 @@ use std::sync::Arc;
 
 use llmspell_core::connection::ConnectionInfo;
 use llmspell_core::metrics::{CountedHost, Metrics};
+use llmspell_core::tools::ToolHostRef;
 use llmspell_runtime_tokio::{RunOutcome, Server, ServerConfig};
 
-use crate::cli::StartArgs;
+use crate::cli::{RuntimeArg, StartArgs};
+use crate::config::Config;
 use crate::connfile::{self, ConnectionRequest};
 use crate::error::{CliError, ErrorKind};
 use crate::registry::{self, KernelRecord, Ports, Registry};
@@ -97,20 +99,24 @@ pub fn start_foreground(args: &StartArgs, config_path: Option<&Path>) -> Result<
         tracing::info!(%addr, "serving Prometheus metrics at /metrics");
         Some(metrics)
     };
-    let server = Server::bind(ServerConfig {
+    let runtime = args.runtime.unwrap_or(config.kernel.runtime);
+    let served = Served {
         connection: info.clone(),
         max_message_size,
-        tools: Some(llmspell_core::tools::ToolHostRef(tools)),
+        tools: ToolHostRef(tools),
         metrics,
-        limits: config.limits(),
-        sockets: config.socket_options(),
-        max_queue: config.max_queue(),
-    })
-    .map_err(|e| {
-        CliError::new(
-            ErrorKind::Runtime,
-            format!("cannot bind {}: {e}", describe(&info)),
-        )
+    };
+    let server = bind(runtime, args, &config, served).map_err(|e| {
+        match e.kind() {
+            // Bad --cpus, --cores, or a combination the runtime does not take.
+            std::io::ErrorKind::InvalidInput => CliError::usage(e.to_string()),
+            // The glommio edition's own error says what is missing and names --runtime tokio.
+            std::io::ErrorKind::Unsupported => CliError::new(ErrorKind::Runtime, e.to_string()),
+            _ => CliError::new(
+                ErrorKind::Runtime,
+                format!("cannot bind {}: {e}", describe(&info)),
+            ),
+        }
     })?;
     let bound = server.connection_info().clone();
 
@@ -189,6 +195,103 @@ pub fn start_foreground(args: &StartArgs, config_path: Option<&Path>) -> Result<
             ErrorKind::Runtime,
             format!("kernel {id} failed: {e}"),
         )),
+    }
+}
+
+/// A bound server of either edition.
+enum AnyServer {
+    Tokio(Server),
+    Glommio(llmspell_runtime_glommio::Server),
+}
+
+impl AnyServer {
+    fn connection_info(&self) -> &ConnectionInfo {
+        match self {
+            AnyServer::Tokio(s) => s.connection_info(),
+            AnyServer::Glommio(s) => s.connection_info(),
+        }
+    }
+
+    fn run(self) -> std::io::Result<RunOutcome> {
+        use llmspell_runtime_glommio::RunOutcome as G;
+        match self {
+            AnyServer::Tokio(s) => s.run(),
+            AnyServer::Glommio(s) => s.run().map(|outcome| match outcome {
+                G::Shutdown { restart } => RunOutcome::Shutdown { restart },
+                G::Terminated => RunOutcome::Terminated,
+            }),
+        }
+    }
+}
+
+/// Binds the server of `runtime`; `--cpus` and `--cores` apply to glommio only.
+/// What both editions serve, whichever binds.
+struct Served {
+    connection: ConnectionInfo,
+    max_message_size: u64,
+    tools: ToolHostRef,
+    metrics: Option<Arc<Metrics>>,
+}
+
+fn bind(
+    runtime: RuntimeArg,
+    args: &StartArgs,
+    config: &Config,
+    served: Served,
+) -> Result<AnyServer, std::io::Error> {
+    let Served {
+        connection,
+        max_message_size,
+        tools,
+        metrics,
+    } = served;
+    use llmspell_runtime_glommio::Shards;
+    let usage = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
+    match runtime {
+        RuntimeArg::Tokio => {
+            if args.cpus.is_some() || args.cores.is_some() {
+                return Err(usage(
+                    "--cpus and --cores pin the shards of --runtime glommio; the tokio runtime \
+                     has none"
+                        .into(),
+                ));
+            }
+            Server::bind(ServerConfig {
+                connection,
+                max_message_size,
+                tools: Some(tools),
+                metrics,
+                limits: config.limits(),
+                sockets: config.socket_options(),
+                max_queue: config.max_queue(),
+            })
+            .map(AnyServer::Tokio)
+        }
+        RuntimeArg::Glommio => {
+            let limits = config.limits();
+            let sockets = config.socket_options();
+            let mut config = llmspell_runtime_glommio::ServerConfig::new(connection);
+            config.max_message_size = max_message_size;
+            config.tools = Some(tools);
+            config.metrics = metrics;
+            config.sockets = llmspell_runtime_glommio::SocketOptions {
+                send_buffer: sockets.sndbuf.map(|n| n as usize),
+                recv_buffer: sockets.rcvbuf.map(|n| n as usize),
+                // The glommio edition counts connections on all channels together: five
+                // per client.
+                max_connections: (limits.max_clients > 0).then(|| limits.max_clients * 5),
+            };
+            config.shards = match (&args.cpus, args.cores) {
+                (Some(list), _) => Shards::Cpus(
+                    Shards::parse_cpu_list(list).map_err(|e| usage(format!("--cpus: {e}")))?,
+                ),
+                (None, Some(n)) => Shards::Count(n as usize),
+                (None, None) => Shards::AllowedCpus,
+            };
+            let server = llmspell_runtime_glommio::Server::bind(config)?;
+            tracing::info!(cpus = ?server.cpus(), "glommio shards pinned");
+            Ok(AnyServer::Glommio(server))
+        }
     }
 }
 

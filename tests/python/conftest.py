@@ -6,11 +6,15 @@
   os.environ at import time, before any test module imports jupyter_client, so that
   nothing reads or writes the real home.
 - A session fixture installs the kernelspec with `llmspell kernel install --prefix`
-  into that directory, which is first on JUPYTER_PATH.
+  into that directory, which is first on JUPYTER_PATH, and beside it a copy whose argv
+  adds `--runtime glommio`: the same tests run against both server editions.
+- LLMSPELL_TEST_RUNTIMES (comma-separated, default "tokio,glommio") picks the editions
+  that the runtime-parametrized tests run against; an unknown name is a usage error.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -23,7 +27,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from snippets import KERNEL_NAME  # noqa: E402
+from snippets import KERNEL_NAME, KERNEL_NAMES, selected_runtimes  # noqa: E402
 
 
 def _check_binary() -> None:
@@ -39,6 +43,20 @@ def _check_binary() -> None:
 
 
 _check_binary()
+
+
+def _runtimes() -> list[str]:
+    names = selected_runtimes()
+    unknown = [n for n in names if n not in KERNEL_NAMES]
+    if not names or unknown:
+        raise pytest.UsageError(
+            f"LLMSPELL_TEST_RUNTIMES={os.environ.get('LLMSPELL_TEST_RUNTIMES')!r}: "
+            f"expected names from {sorted(KERNEL_NAMES)}"
+        )
+    return names
+
+
+RUNTIMES = _runtimes()
 
 # A short base path: ipc socket paths (runtime dir + "kernel-<uuid>-ipc-N") must stay
 # under the 107-byte limit of sun_path.
@@ -95,7 +113,33 @@ def kernelspec() -> Path:
     spec_dir = JUPYTER_DIR / "kernels" / KERNEL_NAME
     if not (spec_dir / "kernel.json").is_file():
         pytest.fail(f"{' '.join(cmd)} wrote no {spec_dir / 'kernel.json'}", pytrace=False)
+    for runtime, name in KERNEL_NAMES.items():
+        if name != KERNEL_NAME:
+            _install_runtime_spec(spec_dir, runtime, name)
     return spec_dir
+
+
+def _install_runtime_spec(spec_dir: Path, runtime: str, name: str) -> None:
+    """A copy of the kernelspec whose argv starts the kernel with `--runtime RUNTIME`."""
+    target = spec_dir.parent / name
+    shutil.copytree(spec_dir, target, dirs_exist_ok=True)
+    spec = json.loads((target / "kernel.json").read_text())
+    spec["argv"] = [*spec["argv"], "--runtime", runtime]
+    spec["display_name"] = f"{spec['display_name']} [{runtime}]"
+    (target / "kernel.json").write_text(json.dumps(spec, indent=2))
+
+
+@pytest.fixture(params=RUNTIMES)
+def runtime(request: pytest.FixtureRequest) -> str:
+    """The server edition a test runs against: each runtime-parametrized test runs once
+    per name in LLMSPELL_TEST_RUNTIMES."""
+    return str(request.param)
+
+
+@pytest.fixture
+def kernel_name(runtime: str) -> str:
+    """The kernelspec that starts the kernel on `runtime`."""
+    return KERNEL_NAMES[runtime]
 
 
 @pytest.fixture(scope="session")

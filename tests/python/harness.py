@@ -38,9 +38,11 @@ def llmspell_bin() -> str:
 # ---------------------------------------------------------------- jupyter_client
 
 
-def start_kernel(**km_kwargs: Any) -> tuple[KernelManager, BlockingKernelClient]:
-    """Starts the llmspell kernel through its kernelspec; returns a ready client."""
-    km = KernelManager(kernel_name=KERNEL_NAME, **km_kwargs)
+def start_kernel(
+    kernel_name: str = KERNEL_NAME, **km_kwargs: Any
+) -> tuple[KernelManager, BlockingKernelClient]:
+    """Starts the llmspell kernel through a kernelspec; returns a ready client."""
+    km = KernelManager(kernel_name=kernel_name, **km_kwargs)
     km.start_kernel()
     kc = km.client()
     kc.start_channels()

@@ -7,6 +7,20 @@ names) is made once.
 
 KERNEL_NAME = "llmspell"
 
+# The server editions every runtime-parametrized test runs against, and the kernelspec of
+# each (conftest.py installs both; the glommio one adds `--runtime glommio` to argv).
+# LLMSPELL_TEST_RUNTIMES=tokio (comma-separated) narrows the run, e.g. where io_uring is off.
+KERNEL_NAMES = {"tokio": KERNEL_NAME, "glommio": "llmspell-glommio"}
+
+
+def selected_runtimes() -> list[str]:
+    """The runtimes named by LLMSPELL_TEST_RUNTIMES (default: all), unknown names kept so
+    that conftest.py can refuse them."""
+    import os
+
+    value = os.environ.get("LLMSPELL_TEST_RUNTIMES", ",".join(KERNEL_NAMES))
+    return [n.strip() for n in value.split(",") if n.strip()]
+
 # kernel_info_reply
 PROTOCOL_VERSION = "5.5"
 IMPLEMENTATION = "llmspell"

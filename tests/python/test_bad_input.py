@@ -37,8 +37,9 @@ LIMIT_MB = 1
 
 
 @pytest.fixture
-def raw(short_tmp: Path) -> Iterator[RawKernel]:
-    kernel = RawKernel(llmspell_bin(), short_tmp, ("--max-message-size-mb", str(LIMIT_MB)))
+def raw(short_tmp: Path, runtime: str) -> Iterator[RawKernel]:
+    args = ("--max-message-size-mb", str(LIMIT_MB), "--runtime", runtime)
+    kernel = RawKernel(llmspell_bin(), short_tmp, args)
     try:
         kernel.wait_ready()
         yield kernel

@@ -31,8 +31,8 @@ Kernel = tuple[KernelManager, BlockingKernelClient]
 
 
 @pytest.fixture
-def kernel() -> Iterator[Kernel]:
-    km, kc = start_kernel()
+def kernel(kernel_name: str) -> Iterator[Kernel]:
+    km, kc = start_kernel(kernel_name)
     try:
         yield km, kc
     finally:

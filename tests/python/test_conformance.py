@@ -1,7 +1,9 @@
 """jupyter_kernel_test 0.7.0 against the llmspell kernel.
 
 Every sample attribute its KernelTests base class reads is set, so that none of its
-tests is skipped for want of a sample; the code comes from snippets.py.
+tests is skipped for want of a sample; the code comes from snippets.py. Each test class
+exists once per runtime of LLMSPELL_TEST_RUNTIMES (tokio keeps the plain names), each
+starting the kernel through that runtime's kernelspec.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import jupyter_kernel_test
 import snippets as S
 
 
-class LlmspellKernelTests(jupyter_kernel_test.KernelTests):
-    kernel_name = S.KERNEL_NAME
+class _KernelSamples:
+    """The samples; mixed into one KernelTests class per runtime below."""
 
     # test_kernel_info
     language_name = S.LANGUAGE
@@ -56,6 +58,21 @@ class LlmspellKernelTests(jupyter_kernel_test.KernelTests):
     code_clear_output = S.CLEAR_OUTPUT
 
 
-class LlmspellIopubWelcomeTests(jupyter_kernel_test.IopubWelcomeTests):
-    kernel_name = S.KERNEL_NAME
-    support_iopub_welcome = True
+def _per_runtime(name: str, bases: tuple[type, ...], attrs: dict[str, object]) -> None:
+    """Defines `name` (tokio) and `name` with the runtime inserted (others) in this module."""
+    for runtime in S.selected_runtimes():
+        if runtime not in S.KERNEL_NAMES:
+            continue  # conftest.py refuses the run
+        label = "" if runtime == "tokio" else runtime.capitalize()
+        cls_name = name.replace("Llmspell", f"Llmspell{label}")
+        globals()[cls_name] = type(
+            cls_name, bases, {**attrs, "kernel_name": S.KERNEL_NAMES[runtime]}
+        )
+
+
+_per_runtime("LlmspellKernelTests", (_KernelSamples, jupyter_kernel_test.KernelTests), {})
+_per_runtime(
+    "LlmspellIopubWelcomeTests",
+    (jupyter_kernel_test.IopubWelcomeTests,),
+    {"support_iopub_welcome": True},
+)

@@ -11,11 +11,11 @@ import snippets as S
 JUPYTER = str(Path(sys.executable).parent / "jupyter")
 
 
-def test_console_piped() -> None:
+def test_console_piped(kernel_name: str) -> None:
     cmd = [
         JUPYTER,
         "console",
-        f"--kernel={S.KERNEL_NAME}",
+        f"--kernel={kernel_name}",
         "--simple-prompt",
         "--ZMQTerminalInteractiveShell.confirm_exit=False",
         "--ZMQTerminalInteractiveShell.kernel_timeout=60",

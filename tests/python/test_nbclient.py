@@ -19,10 +19,10 @@ TIMEOUT = 60
 JUPYTER = str(Path(sys.executable).parent / "jupyter")
 
 
-def notebook(*cells: Any) -> nbformat.NotebookNode:
+def notebook(*cells: Any, kernel_name: str = S.KERNEL_NAME) -> nbformat.NotebookNode:
     nb = new_notebook(cells=list(cells))
     nb.metadata["kernelspec"] = {
-        "name": S.KERNEL_NAME,
+        "name": kernel_name,
         "display_name": "Lua (llmspell)",
         "language": S.LANGUAGE,
     }
@@ -30,18 +30,22 @@ def notebook(*cells: Any) -> nbformat.NotebookNode:
     return nb
 
 
-def main_notebook() -> nbformat.NotebookNode:
+def main_notebook(kernel_name: str) -> nbformat.NotebookNode:
     return notebook(
         new_markdown_cell("# llmspell"),
         new_code_cell(S.NB_PRINT),
         new_code_cell(S.EXPR),
         new_code_cell(S.DISPLAY_HTML),
+        kernel_name=kernel_name,
     )
 
 
-def error_notebook() -> nbformat.NotebookNode:
+def error_notebook(kernel_name: str) -> nbformat.NotebookNode:
     return notebook(
-        new_code_cell(S.NB_PRINT), new_code_cell(S.RUNTIME_ERROR), new_code_cell(S.PRINT_AFTER)
+        new_code_cell(S.NB_PRINT),
+        new_code_cell(S.RUNTIME_ERROR),
+        new_code_cell(S.PRINT_AFTER),
+        kernel_name=kernel_name,
     )
 
 
@@ -86,11 +90,13 @@ def check_error_outputs(nb: nbformat.NotebookNode) -> None:
     )
 
 
-def jupyter_execute(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def jupyter_execute(
+    path: Path, kernel_name: str, *args: str
+) -> subprocess.CompletedProcess[str]:
     cmd = [
         JUPYTER,
         "execute",
-        f"--kernel_name={S.KERNEL_NAME}",
+        f"--kernel_name={kernel_name}",
         f"--timeout={TIMEOUT}",
         f"--startup_timeout={TIMEOUT}",
         "--output=executed",
@@ -102,42 +108,40 @@ def jupyter_execute(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_jupyter_execute_cli(tmp_path: Path) -> None:
-    proc = jupyter_execute(write(main_notebook(), tmp_path / "main.ipynb"))
+def test_jupyter_execute_cli(tmp_path: Path, kernel_name: str) -> None:
+    proc = jupyter_execute(write(main_notebook(kernel_name), tmp_path / "main.ipynb"), kernel_name)
     assert proc.returncode == 0, proc.stderr
     check_main_outputs(nbformat.read(str(tmp_path / "executed.ipynb"), as_version=4))
 
 
-def test_jupyter_execute_cli_allow_errors(tmp_path: Path) -> None:
-    path = write(error_notebook(), tmp_path / "err.ipynb")
-    failing = jupyter_execute(path)
+def test_jupyter_execute_cli_allow_errors(tmp_path: Path, kernel_name: str) -> None:
+    path = write(error_notebook(kernel_name), tmp_path / "err.ipynb")
+    failing = jupyter_execute(path, kernel_name)
     assert failing.returncode != 0
     assert S.RUNTIME_ENAME in failing.stderr
-    proc = jupyter_execute(path, "--allow-errors")
+    proc = jupyter_execute(path, kernel_name, "--allow-errors")
     assert proc.returncode == 0, proc.stderr
     check_error_outputs(nbformat.read(str(tmp_path / "executed.ipynb"), as_version=4))
 
 
-def test_nbclient_api() -> None:
-    nb = main_notebook()
-    NotebookClient(
-        nb, kernel_name=S.KERNEL_NAME, timeout=TIMEOUT, startup_timeout=TIMEOUT
-    ).execute()
+def test_nbclient_api(kernel_name: str) -> None:
+    nb = main_notebook(kernel_name)
+    NotebookClient(nb, kernel_name=kernel_name, timeout=TIMEOUT, startup_timeout=TIMEOUT).execute()
     check_main_outputs(nb)
     assert nb.metadata["language_info"]["name"] == S.LANGUAGE
 
 
-def test_nbclient_api_errors() -> None:
-    nb = error_notebook()
-    client = NotebookClient(nb, kernel_name=S.KERNEL_NAME, timeout=TIMEOUT, startup_timeout=TIMEOUT)
+def test_nbclient_api_errors(kernel_name: str) -> None:
+    nb = error_notebook(kernel_name)
+    client = NotebookClient(nb, kernel_name=kernel_name, timeout=TIMEOUT, startup_timeout=TIMEOUT)
     with pytest.raises(CellExecutionError) as info:
         client.execute()
     assert info.value.ename == S.RUNTIME_ENAME
     assert nb.cells[2].execution_count is None
 
-    nb = error_notebook()
+    nb = error_notebook(kernel_name)
     NotebookClient(
-        nb, kernel_name=S.KERNEL_NAME, timeout=TIMEOUT, startup_timeout=TIMEOUT, allow_errors=True
+        nb, kernel_name=kernel_name, timeout=TIMEOUT, startup_timeout=TIMEOUT, allow_errors=True
     ).execute()
     check_error_outputs(nb)
 
@@ -182,7 +186,7 @@ def lua_translator() -> type:
     return LuaTranslator
 
 
-def test_papermill_parameters(tmp_path: Path) -> None:
+def test_papermill_parameters(tmp_path: Path, kernel_name: str) -> None:
     papermill = pytest.importorskip("papermill")
     from papermill.translators import papermill_translators
 
@@ -190,13 +194,16 @@ def test_papermill_parameters(tmp_path: Path) -> None:
         papermill_translators.register("lua", lua_translator())
     params = new_code_cell(S.NB_PARAMETERS)
     params.metadata["tags"] = ["parameters"]
-    src = write(notebook(params, new_code_cell(S.NB_GREET)), tmp_path / "params.ipynb")
+    src = write(
+        notebook(params, new_code_cell(S.NB_GREET), kernel_name=kernel_name),
+        tmp_path / "params.ipynb",
+    )
     out = tmp_path / "params-out.ipynb"
     papermill.execute_notebook(
         str(src),
         str(out),
         parameters={"name": "papermill"},
-        kernel_name=S.KERNEL_NAME,
+        kernel_name=kernel_name,
         language=S.LANGUAGE,
         progress_bar=False,
         execution_timeout=TIMEOUT,

@@ -42,9 +42,9 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// The kernels' part of a pipelined scenario: "pipelined" (executes) or
-    /// "pipelined-tools". A kernel whose round trips of the same request all failed, or
-    /// that does not answer tool requests, is skipped.
+    /// The kernels' part of a pipelined scenario: "pipelined" (executes),
+    /// "pipelined-tools" or "pipelined-kernel-info". A kernel whose round trips of the same
+    /// request all failed, or that does not answer tool requests, is skipped.
     pub(super) fn pipelined(
         &mut self,
         r: &mut Results,
@@ -56,7 +56,11 @@ impl Runner<'_> {
             return Ok(());
         }
         let tools = scenario == "pipelined-tools";
-        let round_trip = if tools { "tool-invoke" } else { "execute" };
+        let round_trip = match scenario {
+            "pipelined-tools" => "tool-invoke",
+            "pipelined-kernel-info" => "kernel-info",
+            _ => "execute",
+        };
         eprintln!("{scenario}");
         for (i, slot) in sessions.iter_mut().enumerate() {
             check_interrupt()?;
@@ -67,10 +71,10 @@ impl Runner<'_> {
             if tools && r.kernels[i].tool_support != Some(true) {
                 continue;
             }
-            let request = if tools {
-                Request::ToolInvoke
-            } else {
-                Request::Execute(&self.specs[i].code)
+            let request = match round_trip {
+                "tool-invoke" => Request::ToolInvoke,
+                "kernel-info" => Request::KernelInfo,
+                _ => Request::Execute(&self.specs[i].code),
             };
             match session.pipelined(
                 request,
@@ -88,10 +92,10 @@ impl Runner<'_> {
                             t.sent
                         ));
                     }
-                    if tools {
-                        k.pipelined_tools = Some(t);
-                    } else {
-                        k.pipelined = Some(t);
+                    match round_trip {
+                        "tool-invoke" => k.pipelined_tools = Some(t),
+                        "kernel-info" => k.pipelined_kernel_info = Some(t),
+                        _ => k.pipelined = Some(t),
                     }
                 }
                 Err(e) => record(&mut r.kernels[i].errors, scenario, e)?,
