@@ -15,12 +15,12 @@
 //! max_concurrent_clients = 0    # 0: no limit
 //! idle_timeout_seconds = 0      # 0: never
 //!
-//! [transport.zeromq]            # unset: libzmq's defaults
-//! sndbuf = 1048576
-//! rcvbuf = 1048576
-//! linger = 0
-//! sndhwm = 1000
-//! rcvhwm = 1000
+//! [transport.zeromq]            # the remote client's sockets; unset: the system's defaults
+//! sndbuf = 1048576              # SO_SNDBUF
+//! rcvbuf = 1048576              # SO_RCVBUF
+//! linger = 0                    # accepted for libzmq configs; no effect (see ZeromqConfig)
+//! sndhwm = 1000                 # likewise
+//! rcvhwm = 1000                 # likewise
 //!
 //! [tools]
 //! cache_enabled = true
@@ -96,19 +96,25 @@ pub struct TransportConfig {
     pub zeromq: ZeromqConfig,
 }
 
-/// `[transport.zeromq]`: socket options; `None` keeps libzmq's default.
+/// `[transport.zeromq]`: options of the remote client's sockets (`--connect`, `kernel
+/// connect`, `stress --remote`); `None` keeps the system's default.
+///
+/// The client speaks ZMTP itself (no libzmq): it has one request in flight, written
+/// completely before it waits, and no queue, so libzmq's `linger` and high-water marks
+/// have nothing to act on. They are still read, so that a config written for libzmq
+/// clients loads.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ZeromqConfig {
-    /// `ZMQ_SNDBUF`, bytes.
+    /// `SO_SNDBUF` (libzmq's `ZMQ_SNDBUF`), bytes.
     pub sndbuf: Option<i32>,
-    /// `ZMQ_RCVBUF`, bytes.
+    /// `SO_RCVBUF` (libzmq's `ZMQ_RCVBUF`), bytes.
     pub rcvbuf: Option<i32>,
-    /// `ZMQ_LINGER`, ms (-1: forever).
+    /// libzmq's `ZMQ_LINGER`, ms; no effect on this client.
     pub linger: Option<i32>,
-    /// `ZMQ_SNDHWM`, messages.
+    /// libzmq's `ZMQ_SNDHWM`, messages; no effect on this client.
     pub sndhwm: Option<i32>,
-    /// `ZMQ_RCVHWM`, messages.
+    /// libzmq's `ZMQ_RCVHWM`, messages; no effect on this client.
     pub rcvhwm: Option<i32>,
 }
 

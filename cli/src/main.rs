@@ -44,6 +44,7 @@ mod target;
 #[cfg(test)]
 mod testutil;
 mod tool_cmd;
+mod zmtp_stream;
 
 use clap::Parser;
 
