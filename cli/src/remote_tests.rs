@@ -527,7 +527,11 @@ fn serve_one_reply(listener: &TcpListener) {
     assert_eq!(conn.peer_socket_type(), Some(SocketType::Dealer));
     let mut buf = [0u8; 4096];
     for _ in 0..200 {
-        if let Some(Event::Message(frames)) = conn.poll_event() {
+        let message = std::iter::from_fn(|| conn.poll_event()).find_map(|e| match e {
+            Event::Message(frames) => Some(frames),
+            _ => None,
+        });
+        if let Some(frames) = message {
             let req = codec.decode(frames).unwrap();
             let frames = codec.encode(
                 &req.identities,
