@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use jsonschema::error::ValidationErrorKind;
@@ -14,6 +15,10 @@ use jsonschema::{ValidationError, Validator};
 use serde_json::Value;
 
 use super::search::{Query, SearchKeys};
+use quick_check::Verdict;
+
+#[path = "quick_check.rs"]
+mod quick_check;
 use super::{Tool, ToolContext, ToolError, ToolErrorKind, ToolResult, ToolSpec};
 
 /// Most names [`Registry::suggest`] returns.
@@ -27,6 +32,9 @@ struct Entry {
     tool: Arc<dyn Tool>,
     /// Its parameter schema, compiled when first needed (see [`Registry::register_lazy`]).
     validator: std::sync::OnceLock<Result<Validator, String>>,
+    /// Whether a validation was answered by [`quick_check`] instead of compiling: the first
+    /// one may be, later ones compile (see [`check`]).
+    quick_used: AtomicBool,
     /// What search compares queries against.
     keys: SearchKeys,
 }
@@ -56,10 +64,12 @@ impl Registry {
         self.insert(tool, std::sync::OnceLock::from(Ok(compiled)))
     }
 
-    /// Adds a tool whose schema is compiled on its first validation, not now: for the
-    /// built-in tools, whose schemas their own tests compile, so that a one-shot command
-    /// (`llmspell tool invoke calculator`) compiles one schema, not twenty. Fails if the name
-    /// is taken or not kebab-case.
+    /// Adds a tool whose schema is compiled when first needed, not now: for the built-in
+    /// tools, whose schemas their own tests compile, so that a one-shot command (`llmspell
+    /// tool invoke calculator`) compiles one schema, not twenty, and none at all when its
+    /// parameters are plainly valid (the first validation of such a tool may be answered by
+    /// a walk of the schema that never accepts what jsonschema would refuse; see
+    /// `quick_check`). Fails if the name is taken or not kebab-case.
     pub fn register_lazy(&mut self, tool: Arc<dyn Tool>) -> Result<(), String> {
         self.insert(tool, std::sync::OnceLock::new())
     }
@@ -88,6 +98,7 @@ impl Registry {
                 name,
                 tool,
                 validator,
+                quick_used: AtomicBool::new(false),
                 keys,
             },
         );
@@ -308,7 +319,18 @@ fn is_draft7_equivalent(schema: &Value, depth: usize) -> bool {
 }
 
 /// Validates `params` against the entry's schema.
+///
+/// The first validation of a schema not compiled yet tries [`quick_check`]: parameters it
+/// finds valid are valid for jsonschema too, and need no compile. Anything else, and every
+/// later validation, goes through the compiled schema, so a long-running process pays the
+/// compile once and then validates at jsonschema's speed.
 fn check(entry: &Entry, params: &Value) -> Result<(), ToolError> {
+    if entry.validator.get().is_none()
+        && !entry.quick_used.swap(true, Ordering::Relaxed)
+        && quick_check::check(&entry.tool.spec().parameters, params) == Verdict::Valid
+    {
+        return Ok(());
+    }
     let validator = match entry.validator.get_or_init(|| compile(entry.tool.spec())) {
         Ok(v) => v,
         Err(e) => return Err(ToolError::new(ToolErrorKind::Internal, e.clone())),

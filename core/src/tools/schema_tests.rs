@@ -1,8 +1,84 @@
 //! Compiling parameter schemas as Draft 7 where that means the same as Draft 2020-12: which
-//! schemas qualify, and that both drafts then give the same answers and the same errors.
+//! schemas qualify, and that both drafts then give the same answers and the same errors;
+//! and when a lazily registered schema gets compiled at all.
 
+use super::super::{Policy, SecurityLevel, ToolOutput};
 use super::*;
 use serde_json::json;
+
+/// A tool with `parameters` that echoes them.
+struct Echo(ToolSpec);
+
+impl Tool for Echo {
+    fn spec(&self) -> &ToolSpec {
+        &self.0
+    }
+
+    fn invoke(&self, params: &Value, _ctx: &ToolContext<'_>) -> ToolResult {
+        Ok(ToolOutput {
+            text: params.to_string(),
+            data: params.clone(),
+        })
+    }
+}
+
+fn echo(name: &'static str, parameters: Value) -> Arc<Echo> {
+    Arc::new(Echo(ToolSpec {
+        name,
+        category: "utility",
+        description: "echo",
+        parameters,
+        security: SecurityLevel::Safe,
+        cacheable: true,
+        blocking: false,
+    }))
+}
+
+fn input_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {"input": {"type": "string"}},
+        "required": ["input"],
+        "additionalProperties": false
+    })
+}
+
+fn compiled(r: &Registry, name: &str) -> bool {
+    r.entry(name).is_some_and(|e| e.validator.get().is_some())
+}
+
+#[test]
+fn a_lazy_schema_is_compiled_only_when_the_quick_check_cannot_answer_or_has_answered() {
+    let mut r = Registry::new();
+    for name in ["one", "two", "three"] {
+        r.register_lazy(echo(name, input_schema())).unwrap();
+    }
+    r.register(echo("eager", input_schema())).unwrap();
+    assert!(compiled(&r, "eager"));
+
+    // Plainly valid on the first call: no compile. The second call compiles.
+    assert_eq!(r.validate("one", &json!({"input": "x"})), Ok(()));
+    assert!(!compiled(&r, "one"));
+    assert_eq!(r.validate("one", &json!({"input": "y"})), Ok(()));
+    assert!(compiled(&r, "one"));
+
+    // Invalid on the first call: compiled, and jsonschema's message as always.
+    let err = r.validate("two", &json!({"input": 42})).unwrap_err();
+    assert_eq!(err.kind, ToolErrorKind::InvalidParams);
+    assert_eq!(
+        err.message,
+        "parameter `input`: 42 is not of type \"string\""
+    );
+    assert!(compiled(&r, "two"));
+
+    // Through invoke too: the tool runs on quick-checked parameters, not on bad ones.
+    let policy = Policy::default();
+    let ctx = ToolContext { policy: &policy };
+    assert!(r.invoke("three", &json!({"input": "z"}), &ctx).is_ok());
+    assert!(!compiled(&r, "three"));
+    let err = r.invoke("three", &json!({}), &ctx).unwrap_err();
+    assert_eq!(err.message, "parameter `input` is required");
+}
 
 /// Schemas made only of keywords that mean the same in both drafts.
 fn equivalent_schemas() -> Vec<Value> {
