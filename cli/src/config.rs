@@ -17,7 +17,7 @@
 //! metrics_port = 0              # Prometheus text on 127.0.0.1:PORT/metrics; 0: off
 //! runtime = "tokio"             # or "glommio" (Linux io_uring); `kernel start --runtime`
 //!
-//! [transport.zeromq]            # unset: the defaults below
+//! [transport.zeromq]            # the kernel's sockets, and sndbuf/rcvbuf also the remote client's
 //! sndbuf = 1048576              # SO_SNDBUF of accepted streams; unset or <= 0: the OS's
 //! rcvbuf = 1048576              # SO_RCVBUF, likewise
 //! linger = 0                    # ms unsent replies may delay exit; -1: until sent (max 60 s); unset: 500
@@ -105,19 +105,24 @@ pub struct TransportConfig {
     pub zeromq: ZeromqConfig,
 }
 
-/// `[transport.zeromq]`: socket options; `None` keeps libzmq's default.
+/// `[transport.zeromq]`: the kernel's socket options (both server editions), and the
+/// buffer sizes of the remote client's sockets (`--connect`, `kernel connect`,
+/// `stress --remote`). `None` keeps the default. The names are libzmq's, so that a
+/// config written for libzmq-based kernels loads; see [`Config::limits`],
+/// [`Config::socket_options`] and [`Config::max_queue`] for what each becomes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ZeromqConfig {
-    /// `ZMQ_SNDBUF`, bytes.
+    /// `SO_SNDBUF` (libzmq's `ZMQ_SNDBUF`), bytes.
     pub sndbuf: Option<i32>,
-    /// `ZMQ_RCVBUF`, bytes.
+    /// `SO_RCVBUF` (libzmq's `ZMQ_RCVBUF`), bytes.
     pub rcvbuf: Option<i32>,
-    /// `ZMQ_LINGER`, ms (-1: forever).
+    /// How long unsent replies may delay the kernel's exit, ms (libzmq's `ZMQ_LINGER`).
     pub linger: Option<i32>,
-    /// `ZMQ_SNDHWM`, messages.
+    /// Messages queued for a peer that does not read before more are dropped
+    /// (libzmq's `ZMQ_SNDHWM`).
     pub sndhwm: Option<i32>,
-    /// `ZMQ_RCVHWM`, messages.
+    /// Shell requests queued for the engine (libzmq's `ZMQ_RCVHWM`).
     pub rcvhwm: Option<i32>,
 }
 

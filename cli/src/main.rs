@@ -47,6 +47,7 @@ mod target;
 mod testutil;
 mod tool_cmd;
 mod tune;
+mod zmtp_stream;
 
 use clap::Parser;
 

@@ -1,11 +1,22 @@
-//! A Jupyter client for one kernel, on the `zmq` crate: a DEALER on shell and a SUB on
-//! iopub, every message signed with the connection file's key and every reply verified.
+//! A Jupyter client for one kernel, without libzmq: a DEALER on shell and a SUB on iopub,
+//! each a [`ZmtpStream`] (llmspell-core's ZMTP over a non-blocking socket, driven here
+//! with `poll(2)`), every message signed with the connection file's key and every reply
+//! verified.
 //!
 //! A request is sent on shell and answered by the reply whose parent header carries its
 //! msg_id; replies to other requests (late answers to requests we gave up on) are skipped.
 //! Iopub is drained as replies are awaited. If the kernel goes idle on our request without
 //! replying (a kernel that does not know `tool_request` does that), the wait ends after a
 //! short grace instead of at the deadline.
+//!
+//! Every wait is bounded by the request's deadline. Until then a kernel that does not
+//! listen yet is tried again every 100 ms, as libzmq does; a kernel that closes the
+//! connection, or a peer whose bytes are not ZMTP, ends the request at once with an error
+//! that names the endpoint.
+//!
+//! The loop of one request: queue the message ([`Client::send`]), then until the reply:
+//! connect what is not connected, write what is queued, `poll(2)` both sockets, read
+//! what came and decode the messages that completed ([`Client::pump`]).
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -13,12 +24,14 @@ use bytes::Bytes;
 use llmspell_core::connection::{Channel, ConnectionInfo};
 use llmspell_core::time::Timestamp;
 use llmspell_core::wire::{write_header, Codec, RawMessage};
+use llmspell_core::zmtp::{Event, SocketType};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::ZeromqConfig;
 use crate::error::{CliError, ErrorKind};
 use crate::fsutil;
+use crate::zmtp_stream::{self, BufferSizes, Endpoint, StreamError, ZmtpStream};
 use llmspell_core::tools::protocol::ToolRequest;
 
 /// How long a reply may take beyond the tool's own timeout.
@@ -32,19 +45,24 @@ const REPLAY_WINDOW: usize = 4096;
 /// How long the first request waits for the iopub subscription to take (the kernel's
 /// `iopub_welcome`), so that the kernel's idle status on it is seen.
 const WELCOME_WAIT: Duration = Duration::from_millis(250);
+/// Largest message accepted from the kernel; a larger one ends the request with an error.
+const MAX_MESSAGE_SIZE: u64 = 1 << 30;
+/// Longest single `poll(2)`, so that deadlines are checked often.
+const MAX_POLL: Duration = Duration::from_millis(500);
 
 /// One connection to a kernel.
 pub struct Client {
-    shell: zmq::Socket,
-    iopub: zmq::Socket,
+    shell: ZmtpStream,
+    iopub: ZmtpStream,
     codec: Codec,
     session: String,
     username: String,
     next_id: u64,
     /// Whether iopub has delivered a message (or we stopped waiting for one).
     iopub_ready: bool,
-    /// The shell endpoint, for messages.
-    endpoint: String,
+    /// The first failure of a stream, reported once the messages that arrived before it
+    /// have been read.
+    broken: Option<CliError>,
 }
 
 /// The parts of a parent header we read.
@@ -52,10 +70,6 @@ pub struct Client {
 struct ParentHeader {
     #[serde(default)]
     msg_id: String,
-}
-
-fn zmq_error(what: &str, endpoint: &str, e: zmq::Error) -> CliError {
-    CliError::new(ErrorKind::Runtime, format!("{what} {endpoint}: {e}"))
 }
 
 fn now() -> Timestamp {
@@ -66,36 +80,33 @@ fn now() -> Timestamp {
 }
 
 impl Client {
-    /// Connects shell and iopub to the kernel of `info`, with the socket options of
-    /// `options` (linger defaults to 0, so that a process never hangs on exit).
+    /// A client of the kernel of `info`, with the socket buffer sizes of `options`
+    /// (`linger` and the high-water marks are libzmq queue settings: this client queues
+    /// one request and writes it before it waits, so they do not apply). Nothing is
+    /// connected yet: the first request connects, within its own deadline.
     pub fn connect(info: &ConnectionInfo, options: &ZeromqConfig) -> Result<Client, CliError> {
-        let ctx = zmq::Context::new();
-        let shell_endpoint = info.endpoint(Channel::Shell);
-        let iopub_endpoint = info.endpoint(Channel::Iopub);
-        let shell = socket(&ctx, zmq::DEALER, options, &shell_endpoint)?;
-        let iopub = socket(&ctx, zmq::SUB, options, &iopub_endpoint)?;
-        iopub
-            .set_subscribe(b"")
-            .map_err(|e| zmq_error("cannot subscribe to", &iopub_endpoint, e))?;
-        shell
-            .connect(&shell_endpoint)
-            .map_err(|e| zmq_error("cannot connect to", &shell_endpoint, e))?;
-        iopub
-            .connect(&iopub_endpoint)
-            .map_err(|e| zmq_error("cannot connect to", &iopub_endpoint, e))?;
+        let buffers = BufferSizes {
+            send: options.sndbuf,
+            receive: options.rcvbuf,
+        };
+        let start = Instant::now();
+        let stream = |channel, kind| {
+            let endpoint = Endpoint::of(info, channel);
+            ZmtpStream::new(endpoint, kind, buffers, MAX_MESSAGE_SIZE, start)
+        };
         let session = fsutil::random_hex(16).map_err(|e| {
             CliError::new(ErrorKind::Runtime, format!("cannot make a session id: {e}"))
         })?;
         let username = std::env::var("USER").unwrap_or_else(|_| "llmspell".to_string());
         Ok(Client {
-            shell,
-            iopub,
+            shell: stream(Channel::Shell, SocketType::Dealer),
+            iopub: stream(Channel::Iopub, SocketType::Sub),
             codec: Codec::new(info.key.as_bytes(), REPLAY_WINDOW),
             session,
             username,
             next_id: 0,
             iopub_ready: false,
-            endpoint: shell_endpoint,
+            broken: None,
         })
     }
 
@@ -116,7 +127,7 @@ impl Client {
         timeout: Duration,
     ) -> Result<Value, CliError> {
         let deadline = Instant::now() + timeout;
-        self.await_iopub(deadline.min(Instant::now() + WELCOME_WAIT))?;
+        self.await_iopub(deadline.min(Instant::now() + WELCOME_WAIT), deadline)?;
         let msg_id = self.send(msg_type, content)?;
         let mut idle_deadline: Option<Instant> = None;
         loop {
@@ -136,6 +147,9 @@ impl Client {
                     idle_deadline = Some(Instant::now() + AFTER_IDLE_GRACE);
                 }
             }
+            if let Some(e) = self.broken.take() {
+                return Err(e);
+            }
             let now = Instant::now();
             if idle_deadline.is_some_and(|d| now >= d) {
                 return Err(CliError::new(
@@ -143,59 +157,105 @@ impl Client {
                     format!(
                         "the kernel at {} went idle without answering {msg_type}: \
                          it does not support this request",
-                        self.endpoint
+                        self.shell.endpoint()
                     ),
                 ));
             }
             if now >= deadline {
-                return Err(CliError::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "no {reply_type} from the kernel at {} within {} s \
-                         (is it running? see `llmspell kernel status`)",
-                        self.endpoint,
-                        timeout.as_secs_f64().ceil()
-                    ),
-                ));
+                return Err(self.timeout_error(reply_type, timeout));
             }
             let until = idle_deadline.map_or(deadline, |d| d.min(deadline));
-            let wait = (until - now).min(Duration::from_millis(500));
-            let wait_ms = i64::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(500);
-            let mut items = [
-                self.shell.as_poll_item(zmq::POLLIN),
-                self.iopub.as_poll_item(zmq::POLLIN),
-            ];
-            match zmq::poll(&mut items, wait_ms) {
-                Ok(_) | Err(zmq::Error::EINTR) => {}
-                Err(e) => return Err(zmq_error("cannot poll", &self.endpoint, e)),
-            }
+            self.pump(until.min(now + MAX_POLL), deadline)?;
         }
     }
 
     /// Before the first request: waits until `until` for a first iopub message (an
     /// llmspell kernel greets each subscriber with `iopub_welcome`), so that the
     /// subscription is in place before the kernel publishes our request's status.
-    fn await_iopub(&mut self, until: Instant) -> Result<(), CliError> {
+    fn await_iopub(&mut self, until: Instant, deadline: Instant) -> Result<(), CliError> {
         while !self.iopub_ready {
             if self.recv(Channel::Iopub)?.is_some() {
                 break;
             }
-            let now = Instant::now();
-            if now >= until {
+            if let Some(e) = self.broken.take() {
+                return Err(e);
+            }
+            if Instant::now() >= until {
                 tracing::debug!("no iopub message yet; sending anyway");
                 break;
             }
-            let wait_ms = i64::try_from((until - now).as_micros().div_ceil(1000)).unwrap_or(1);
-            match self.iopub.poll(zmq::POLLIN, wait_ms) {
-                Ok(_) | Err(zmq::Error::EINTR) => {}
-                Err(e) => return Err(zmq_error("cannot poll", &self.endpoint, e)),
-            }
+            self.pump(until, deadline)?;
         }
         self.iopub_ready = true;
         Ok(())
     }
 
-    /// Signs and sends one shell message; returns its msg_id.
+    /// One round of I/O on both streams: connects what is not connected (blocking no
+    /// later than `deadline`), writes what is queued, waits until one can go on (or
+    /// `until`), and reads what came. A stream that fails is remembered in `broken`, so
+    /// that what it delivered before is still read; only a failing `poll(2)` is an error.
+    fn pump(&mut self, until: Instant, deadline: Instant) -> Result<(), CliError> {
+        let mut failures = Vec::new();
+        for stream in [&mut self.shell, &mut self.iopub] {
+            let result = stream
+                .try_connect(Instant::now(), deadline)
+                .and_then(|()| stream.flush());
+            if let Err(e) = result {
+                failures.push(stream_error(stream, e));
+            }
+        }
+        if failures.is_empty() {
+            let ready =
+                zmtp_stream::wait_ready(&[&self.shell, &self.iopub], until).map_err(|e| {
+                    CliError::new(
+                        ErrorKind::Runtime,
+                        format!(
+                            "cannot wait for the kernel at {}: {e}",
+                            self.shell.endpoint()
+                        ),
+                    )
+                })?;
+            for (stream, revents) in [&mut self.shell, &mut self.iopub].into_iter().zip(ready) {
+                let result = if revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+                    stream.read().and_then(|_| stream.flush())
+                } else if revents & libc::POLLOUT != 0 {
+                    stream.flush()
+                } else {
+                    Ok(())
+                };
+                if let Err(e) = result {
+                    failures.push(stream_error(stream, e));
+                }
+            }
+        }
+        if self.broken.is_none() {
+            self.broken = failures.into_iter().next();
+        }
+        Ok(())
+    }
+
+    /// The error for a request that got no reply in time, with what is known of why.
+    fn timeout_error(&self, reply_type: &str, timeout: Duration) -> CliError {
+        let why = match self.shell.last_refusal() {
+            Some(refusal) if !self.shell.is_connected() => {
+                format!("cannot connect: {refusal}; is it running? see `llmspell kernel status`")
+            }
+            _ if self.shell.is_connected() && !self.shell.is_ready() => {
+                "connected, but no ZMTP handshake: is it a Jupyter kernel?".to_string()
+            }
+            _ => "is it running? see `llmspell kernel status`".to_string(),
+        };
+        CliError::new(
+            ErrorKind::Timeout,
+            format!(
+                "no {reply_type} from the kernel at {} within {} s ({why})",
+                self.shell.endpoint(),
+                timeout.as_secs_f64().ceil()
+            ),
+        )
+    }
+
+    /// Signs and queues one shell message; returns its msg_id.
     fn send(&mut self, msg_type: &str, content: &str) -> Result<String, CliError> {
         self.next_id += 1;
         let msg_id = format!("{}-{}", self.session, self.next_id);
@@ -218,26 +278,34 @@ impl Client {
             &[],
         );
         self.shell
-            .send_multipart(frames.iter().map(|f| f.as_ref()), 0)
-            .map_err(|e| zmq_error("cannot send to", &self.endpoint, e))?;
+            .send(&frames)
+            .map_err(|e| stream_error(&self.shell, e))?;
         Ok(msg_id)
     }
 
-    /// One verified message from `channel`, if one is queued. Messages that fail the
+    /// One verified message from `channel`, if one has arrived. Messages that fail the
     /// signature or the frame checks are dropped with a warning.
     fn recv(&mut self, channel: Channel) -> Result<Option<RawMessage>, CliError> {
-        let socket = match channel {
-            Channel::Iopub => &self.iopub,
-            _ => &self.shell,
+        let stream = match channel {
+            Channel::Iopub => &mut self.iopub,
+            _ => &mut self.shell,
         };
-        loop {
-            let frames = match socket.recv_multipart(zmq::DONTWAIT) {
-                Ok(frames) => frames,
-                Err(zmq::Error::EAGAIN) => return Ok(None),
-                Err(zmq::Error::EINTR) => continue,
-                Err(e) => return Err(zmq_error("cannot receive from", &self.endpoint, e)),
+        while let Some(event) = stream.poll_event() {
+            let frames = match event {
+                Event::Message(frames) => frames,
+                Event::Oversize { size } => {
+                    return Err(CliError::new(
+                        ErrorKind::InvalidData,
+                        format!(
+                            "the kernel at {} sent a {size}-byte message on {}, more than the \
+                             {MAX_MESSAGE_SIZE} bytes accepted",
+                            stream.endpoint(),
+                            channel.name()
+                        ),
+                    ))
+                }
+                Event::Ready { .. } | Event::Subscribe(_) | Event::Cancel(_) => continue,
             };
-            let frames: Vec<Bytes> = frames.into_iter().map(Bytes::from).collect();
             match self.codec.decode(frames) {
                 Ok(msg) => return Ok(Some(msg)),
                 Err(e) => {
@@ -245,34 +313,31 @@ impl Client {
                 }
             }
         }
+        Ok(None)
     }
 }
 
-/// A socket of `kind` with the configured options.
-fn socket(
-    ctx: &zmq::Context,
-    kind: zmq::SocketType,
-    options: &ZeromqConfig,
-    endpoint: &str,
-) -> Result<zmq::Socket, CliError> {
-    let err = |e| zmq_error("cannot set up a socket for", endpoint, e);
-    let socket = ctx.socket(kind).map_err(err)?;
-    socket
-        .set_linger(options.linger.unwrap_or(0))
-        .map_err(err)?;
-    if let Some(v) = options.sndbuf {
-        socket.set_sndbuf(v).map_err(err)?;
+/// The CLI's error for a stream that stopped working.
+fn stream_error(stream: &ZmtpStream, e: StreamError) -> CliError {
+    let endpoint = stream.endpoint();
+    match e {
+        StreamError::Closed => CliError::new(
+            ErrorKind::Runtime,
+            format!("the kernel at {endpoint} closed the connection before replying"),
+        ),
+        StreamError::Zmtp(e) => CliError::new(
+            ErrorKind::InvalidData,
+            format!("the peer at {endpoint} is not a working Jupyter kernel: {e}"),
+        ),
+        StreamError::Io(e) => CliError::new(
+            ErrorKind::Runtime,
+            format!("cannot talk to the kernel at {endpoint}: {e}"),
+        ),
+        StreamError::Resolve(e) => CliError::new(
+            ErrorKind::NotFound,
+            format!("cannot connect to {endpoint}: {e}"),
+        ),
     }
-    if let Some(v) = options.rcvbuf {
-        socket.set_rcvbuf(v).map_err(err)?;
-    }
-    if let Some(v) = options.sndhwm {
-        socket.set_sndhwm(v).map_err(err)?;
-    }
-    if let Some(v) = options.rcvhwm {
-        socket.set_rcvhwm(v).map_err(err)?;
-    }
-    Ok(socket)
 }
 
 /// The msg_id of a message's parent ("" if it has none).

@@ -104,6 +104,9 @@ pub fn run(
     let config = Config::load_from_process(config_path)?;
     let mut backend = Backend::from_command_line(connect, &config)?;
     let reply = backend.call(&request)?;
+    // One command per process, which exits right after: the OS takes the host back faster
+    // than dropping its twenty tools one by one (8% of the instructions of `tool invoke calculator`).
+    std::mem::forget(backend);
     if !protocol::is_ok(&reply) {
         return Err(CliError::from_reply(&reply));
     }

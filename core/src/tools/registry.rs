@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use jsonschema::error::ValidationErrorKind;
@@ -14,6 +15,10 @@ use jsonschema::{ValidationError, Validator};
 use serde_json::Value;
 
 use super::search::{Query, SearchKeys};
+use quick_check::Verdict;
+
+#[path = "quick_check.rs"]
+mod quick_check;
 use super::{Tool, ToolContext, ToolError, ToolErrorKind, ToolResult, ToolSpec};
 
 /// Most names [`Registry::suggest`] returns.
@@ -27,6 +32,9 @@ struct Entry {
     tool: Arc<dyn Tool>,
     /// Its parameter schema, compiled when first needed (see [`Registry::register_lazy`]).
     validator: std::sync::OnceLock<Result<Validator, String>>,
+    /// Whether a validation was answered by [`quick_check`] instead of compiling: the first
+    /// one may be, later ones compile (see [`check`]).
+    quick_used: AtomicBool,
     /// What search compares queries against.
     keys: SearchKeys,
 }
@@ -56,10 +64,12 @@ impl Registry {
         self.insert(tool, std::sync::OnceLock::from(Ok(compiled)))
     }
 
-    /// Adds a tool whose schema is compiled on its first validation, not now: for the
-    /// built-in tools, whose schemas their own tests compile, so that a one-shot command
-    /// (`llmspell tool invoke calculator`) compiles one schema, not twenty. Fails if the name
-    /// is taken or not kebab-case.
+    /// Adds a tool whose schema is compiled when first needed, not now: for the built-in
+    /// tools, whose schemas their own tests compile, so that a one-shot command (`llmspell
+    /// tool invoke calculator`) compiles one schema, not twenty, and none at all when its
+    /// parameters are plainly valid (the first validation of such a tool may be answered by
+    /// a walk of the schema that never accepts what jsonschema would refuse; see
+    /// `quick_check`). Fails if the name is taken or not kebab-case.
     pub fn register_lazy(&mut self, tool: Arc<dyn Tool>) -> Result<(), String> {
         self.insert(tool, std::sync::OnceLock::new())
     }
@@ -88,6 +98,7 @@ impl Registry {
                 name,
                 tool,
                 validator,
+                quick_used: AtomicBool::new(false),
                 keys,
             },
         );
@@ -250,7 +261,7 @@ impl Registry {
 
 /// The compiled parameter schema of `spec`.
 fn compile(spec: &ToolSpec) -> Result<Validator, String> {
-    jsonschema::validator_for(&spec.parameters).map_err(|e| {
+    compile_schema(&spec.parameters).map_err(|e| {
         format!(
             "the parameters schema of tool `{}` does not compile: {e}",
             spec.name
@@ -258,8 +269,68 @@ fn compile(spec: &ToolSpec) -> Result<Validator, String> {
     })
 }
 
+/// Compiles `schema` as Draft 7 when that means the same as the default Draft 2020-12
+/// (see [`is_draft7_equivalent`]), else with the draft it declares or the default.
+///
+/// Why: compiling checks the schema against its draft's meta-schema, and the first
+/// check in a process builds that meta-schema's validator. Draft 2020-12's, spread over
+/// vocabularies and `$dynamicRef`s, costs about 4 M instructions (a millisecond, most of
+/// a one-shot `llmspell tool invoke`); Draft 7's costs about a quarter of that.
+fn compile_schema(schema: &Value) -> Result<Validator, ValidationError<'static>> {
+    if is_draft7_equivalent(schema, 0) {
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft7)
+            .build(schema)
+    } else {
+        jsonschema::validator_for(schema)
+    }
+}
+
+/// Deepest nesting [`is_draft7_equivalent`] looks into; deeper schemas take the default.
+const MAX_SCHEMA_DEPTH: usize = 32;
+
+/// Whether `schema` uses only keywords whose meaning and meta-schema rules are the same in
+/// Draft 7 and Draft 2020-12, and declares no `$schema`: then both drafts accept the same
+/// instances with the same errors. Anything else (`$ref`, `$defs`, `format`, whose
+/// default differs, `items` as an array, `dependencies`, 2019+ keywords, unknown ones) is
+/// left to the default draft.
+fn is_draft7_equivalent(schema: &Value, depth: usize) -> bool {
+    let map = match schema {
+        Value::Bool(_) => return true,
+        Value::Object(map) if depth < MAX_SCHEMA_DEPTH => map,
+        _ => return false,
+    };
+    let sub = |v: &Value| is_draft7_equivalent(v, depth + 1);
+    map.iter().all(|(keyword, value)| match keyword.as_str() {
+        "type" | "enum" | "const" | "required" | "minimum" | "maximum" | "exclusiveMinimum"
+        | "exclusiveMaximum" | "multipleOf" | "minLength" | "maxLength" | "pattern"
+        | "minItems" | "maxItems" | "uniqueItems" | "minProperties" | "maxProperties" | "title"
+        | "description" | "default" | "examples" | "$comment" | "readOnly" | "writeOnly" => true,
+        "properties" | "patternProperties" => {
+            value.as_object().is_some_and(|m| m.values().all(sub))
+        }
+        "allOf" | "anyOf" | "oneOf" => value.as_array().is_some_and(|a| a.iter().all(sub)),
+        "items" => !value.is_array() && sub(value),
+        "additionalProperties" | "propertyNames" | "contains" | "not" | "if" | "then" | "else" => {
+            sub(value)
+        }
+        _ => false,
+    })
+}
+
 /// Validates `params` against the entry's schema.
+///
+/// The first validation of a schema not compiled yet tries [`quick_check`]: parameters it
+/// finds valid are valid for jsonschema too, and need no compile. Anything else, and every
+/// later validation, goes through the compiled schema, so a long-running process pays the
+/// compile once and then validates at jsonschema's speed.
 fn check(entry: &Entry, params: &Value) -> Result<(), ToolError> {
+    if entry.validator.get().is_none()
+        && !entry.quick_used.swap(true, Ordering::Relaxed)
+        && quick_check::check(&entry.tool.spec().parameters, params) == Verdict::Valid
+    {
+        return Ok(());
+    }
     let validator = match entry.validator.get_or_init(|| compile(entry.tool.spec())) {
         Ok(v) => v,
         Err(e) => return Err(ToolError::new(ToolErrorKind::Internal, e.clone())),
@@ -319,3 +390,7 @@ fn is_kebab_case(name: &str) -> bool {
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "schema_tests.rs"]
+mod schema_tests;
