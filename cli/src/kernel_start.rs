@@ -270,6 +270,7 @@ fn bind(
         RuntimeArg::Glommio => {
             let limits = config.limits();
             let sockets = config.socket_options();
+            let max_queue = config.max_queue();
             let mut config = llmspell_runtime_glommio::ServerConfig::new(connection);
             config.max_message_size = max_message_size;
             config.tools = Some(tools);
@@ -280,7 +281,9 @@ fn bind(
                 // The glommio edition counts connections on all channels together: five
                 // per client.
                 max_connections: (limits.max_clients > 0).then(|| limits.max_clients * 5),
+                linger: Some(sockets.linger()),
             };
+            config.max_queue = max_queue;
             config.shards = match (&args.cpus, args.cores) {
                 (Some(list), _) => Shards::Cpus(
                     Shards::parse_cpu_list(list).map_err(|e| usage(format!("--cpus: {e}")))?,

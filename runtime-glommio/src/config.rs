@@ -95,6 +95,8 @@ pub struct SocketOptions {
     /// Most connections open at once on all channels together; beyond it new connections
     /// are closed as soon as they are accepted.
     pub max_connections: Option<usize>,
+    /// How long unsent replies may delay the exit; `None`: half a second.
+    pub linger: Option<std::time::Duration>,
 }
 
 /// Settings of a kernel server.
@@ -113,6 +115,8 @@ pub struct ServerConfig {
     /// Where the kernel counts requests, durations and dropped messages; `None`: not
     /// counted.
     pub metrics: Option<std::sync::Arc<llmspell_core::metrics::Metrics>>,
+    /// Most shell requests waiting at once; `None`: the kernel's default.
+    pub max_queue: Option<usize>,
 }
 
 impl ServerConfig {
@@ -126,6 +130,7 @@ impl ServerConfig {
             shards: Shards::AllowedCpus,
             sockets: SocketOptions::default(),
             metrics: None,
+            max_queue: None,
         }
     }
 }

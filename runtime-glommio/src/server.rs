@@ -191,6 +191,9 @@ impl Server {
             session: session_id(),
             tools: config.tools.clone(),
             metrics: config.metrics.clone(),
+            max_queue: config
+                .max_queue
+                .unwrap_or(KernelConfig::default().max_queue),
             ..KernelConfig::default()
         });
         let tools = engine_thread::tool_workers(config.tools.clone(), kernel_outbox.clone())?;

@@ -20,6 +20,7 @@ use std::rc::Rc;
 use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::time::Duration;
 use tracing::info;
 
 /// What a shard listens on: TCP sockets bound before it starts, or Unix socket paths it
@@ -135,6 +136,7 @@ impl ShardSetup {
         // Blocking here is fine: nothing else runs on this executor yet.
         let parts = go.recv().ok()?;
         let buffers = (sockets.send_buffer, sockets.recv_buffer);
+        let linger = sockets.linger.unwrap_or(Duration::from_millis(500));
         match role {
             Role::Kernel {
                 inbox,
@@ -161,7 +163,7 @@ impl ShardSetup {
                     )));
                 }
                 tasks::stopped(&shard).await;
-                let outcome = finish(&shard).await;
+                let outcome = finish(&shard, linger).await;
                 close(&shard, running).await;
                 drop(signals);
                 Some(outcome)
@@ -176,7 +178,7 @@ impl ShardSetup {
                 )));
                 let running = spawn_accept_loops(&shard, listeners, buffers);
                 tasks::shard_inbox(shard.clone(), inbox).await;
-                tasks::flush_before_exit(&shard).await;
+                tasks::flush_before_exit(&shard, linger).await;
                 log_drops(&shard);
                 close(&shard, running).await;
                 None
@@ -208,7 +210,7 @@ fn pin_current_thread(cpu: usize) -> io::Result<()> {
     }
 }
 
-async fn finish(shard: &Shared) -> RunOutcome {
+async fn finish(shard: &Shared, linger: Duration) -> RunOutcome {
     {
         let mut st = shard.borrow_mut();
         st.process();
@@ -218,7 +220,7 @@ async fn finish(shard: &Shared) -> RunOutcome {
             }
         }
     }
-    tasks::flush_before_exit(shard).await;
+    tasks::flush_before_exit(shard, linger).await;
     let mut st = shard.borrow_mut();
     let (outcome, unroutable) = match st.owner() {
         Some(owner) => {

@@ -176,14 +176,15 @@ pub async fn stopped(shard: &Shared) {
     .await
 }
 
-/// Gives the last replies (shutdown_reply above all) a moment to leave.
-pub async fn flush_before_exit(shard: &Shared) {
-    for _ in 0..50 {
+/// Gives the last replies (shutdown_reply above all) up to `linger` to leave.
+pub async fn flush_before_exit(shard: &Shared, linger: Duration) {
+    let deadline = std::time::Instant::now() + linger;
+    loop {
         {
             let mut st = shard.borrow_mut();
             st.process();
             st.try_flush_all();
-            if !st.has_pending() {
+            if !st.has_pending() || std::time::Instant::now() >= deadline {
                 return;
             }
         }
