@@ -210,3 +210,44 @@ fn calls_run_in_parallel_up_to_the_worker_count() {
         assert!(caller.join().unwrap().is_ok());
     }
 }
+
+#[test]
+fn the_size_bound_is_never_below_the_serialized_size() {
+    let values = [
+        json!(null),
+        json!(true),
+        json!(-9_223_372_036_854_775_808_i64),
+        json!(u64::MAX),
+        json!(-1.797_693_134_862_315_7e308),
+        json!(5e-324),
+        json!(""),
+        json!("\u{0}\u{1f}\"\\\n\t"),
+        json!("h\u{e9}llo \u{1f600}"),
+        json!([]),
+        json!({}),
+        json!([1, [2, [3, {"a": null}]], "x"]),
+        json!({"\u{1}key": {"nested": [1.5, -2, "\u{7f}"]}, "b": false}),
+    ];
+    for value in values {
+        let exact = serde_json::to_string(&value).unwrap().len();
+        let bound = super::size_bound(&value, usize::MAX);
+        assert!(bound >= exact, "{value}: bound {bound} < {exact}");
+    }
+    // Past the limit it stops early, and says so.
+    let big = json!(vec!["x".repeat(100); 1000]);
+    assert!(super::size_bound(&big, 500) > 500);
+}
+
+#[test]
+fn cost_is_timed_on_every_early_call_then_one_in_sixteen() {
+    let meter = super::CostMeter::new();
+    let timed: Vec<bool> = (0..64).map(|_| meter.time_this_call()).collect();
+    assert!(timed[..16].iter().all(|&t| t));
+    let later: Vec<usize> = (16..64).filter(|&i| timed[i]).collect();
+    assert_eq!(later, [16, 32, 48]);
+    assert!(!meter.worth_caching());
+    meter.record(Duration::from_millis(1)); // warm-up: not judged
+    assert!(!meter.worth_caching());
+    meter.record(Duration::from_millis(1));
+    assert!(meter.worth_caching());
+}
