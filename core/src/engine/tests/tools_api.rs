@@ -8,7 +8,7 @@ use serde_json::{json, Value as Json};
 
 use super::*;
 use crate::tools::{
-    Policy, Registry, SecurityLevel, Tool, ToolContext, ToolError, ToolHost, ToolHostRef,
+    Policy, Registry, SecurityLevel, Tool, ToolContext, ToolError, ToolHost, ToolHostRef, ToolId,
     ToolOutput, ToolResult, ToolSpec,
 };
 
@@ -59,6 +59,8 @@ struct FakeHost {
     registry: Registry,
     policy: Policy,
     invokes: AtomicUsize,
+    /// Calls through a resolved id (`tool:execute` resolves its tool once, in `Tool.get`).
+    by_id: AtomicUsize,
     batches: AtomicUsize,
 }
 
@@ -73,6 +75,11 @@ impl ToolHost for FakeHost {
             policy: &self.policy,
         };
         self.registry.invoke(name, params, &ctx)
+    }
+
+    fn invoke_id(&self, id: ToolId, params: &Json, timeout_ms: Option<u64>) -> ToolResult {
+        self.by_id.fetch_add(1, Ordering::Relaxed);
+        self.invoke(id.name(), params, timeout_ms)
     }
 
     fn batch(&self, calls: &[(String, Json)]) -> Vec<ToolResult> {
@@ -126,6 +133,7 @@ fn fake_host() -> Arc<FakeHost> {
         registry,
         policy: Policy::default(),
         invokes: AtomicUsize::new(0),
+        by_id: AtomicUsize::new(0),
         batches: AtomicUsize::new(0),
     })
 }
@@ -193,6 +201,7 @@ fn execute_returns_success_text_and_data() {
     // The guide's loop.
     h.result("for i = 1, 100 do local r = calc:execute({input = i .. ' + ' .. (i+1)}) assert(r.data.result == 2*i + 1) end");
     assert_eq!(host.invokes.load(Ordering::Relaxed), 102);
+    assert_eq!(host.by_id.load(Ordering::Relaxed), 102);
 }
 
 #[test]
