@@ -6,8 +6,9 @@
 //! 1. the parameters' serialized size against [`HostConfig::max_params_bytes`] (TooLarge):
 //!    a quick upper bound first, and only when that passes the limit the exact count
 //!    (without building the string);
-//! 2. [`Registry::validate_id`]: UnknownTool with suggestions, or InvalidParams naming the
-//!    parameter;
+//! 2. validation: a quick check for simple schemas (see the `schema` module), and
+//!    [`Registry::validate_id`] when that does not accept them: UnknownTool with
+//!    suggestions, or InvalidParams naming the parameter;
 //! 3. for a cacheable tool worth caching (below), the cache (time read from the system
 //!    clock here, as core takes it as an input);
 //! 4. the run: a tool that does not block (`blocking: false`, pure computation) runs on
@@ -26,6 +27,7 @@
 //! tool's calls do not all pay two clock reads.
 
 mod pool;
+mod schema;
 #[cfg(test)]
 mod tests;
 
@@ -35,6 +37,7 @@ use llmspell_core::tools::{
     Policy, Registry, ToolError, ToolErrorKind, ToolHost, ToolHostRef, ToolId, ToolResult,
 };
 use pool::Pool;
+use schema::FastSchema;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -98,6 +101,9 @@ struct PerTool {
     timeout: Duration,
     /// For a cacheable tool, with the cache on: what its calls cost.
     cost: Option<CostMeter>,
+    /// The quick check of its parameters, compiled on its first call; `None` inside if its
+    /// schema is not of the simple kind (see the `schema` module).
+    fast: OnceLock<Option<FastSchema>>,
 }
 
 /// A call this long makes its tool worth caching.
@@ -174,6 +180,7 @@ impl Host {
                 PerTool {
                     timeout: Duration::from_millis(ms),
                     cost: (cacheable && cache_enabled).then(CostMeter::new),
+                    fast: OnceLock::new(),
                 }
             })
             .collect();
@@ -223,8 +230,20 @@ impl Host {
     /// Validates and runs `id`, a tool of this host's registry: steps 2 to 5 of the
     /// module docs.
     fn run(&self, id: ToolId, params: &Value, timeout_ms: Option<u64>) -> ToolResult {
-        let tool = self.registry.validate_id(id, params)?;
         let per = &self.tools[id.index()];
+        let tool = match self.registry.get_id(id) {
+            Some(tool)
+                if per
+                    .fast
+                    .get_or_init(|| FastSchema::compile(&tool.spec().parameters))
+                    .as_ref()
+                    .is_some_and(|fast| fast.accepts(params)) =>
+            {
+                tool
+            }
+            // Refused, or not simple: the registry decides, and names the parameter.
+            _ => self.registry.validate_id(id, params)?,
+        };
         let meter = per.cost.as_ref();
         if meter.is_some_and(CostMeter::worth_caching) {
             let name = id.name();
