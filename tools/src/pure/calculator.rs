@@ -82,9 +82,17 @@ impl Tool for Calculator {
         };
         // Finite, so a JSON number: an integer when it is one, so 2+2 prints `4`.
         let result = number(evaluate(input, variables)?);
+        let text = match result.as_i64() {
+            // The integer formatter, without Display's machinery: the common case.
+            Some(i) => i.to_string(),
+            None => result.to_string(),
+        };
+        let mut data = Map::new();
+        data.insert("result".to_owned(), result);
+        data.insert("expression".to_owned(), Value::String(input.to_owned()));
         Ok(ToolOutput {
-            text: result.to_string(),
-            data: json!({"result": result, "expression": input}),
+            text,
+            data: Value::Object(data),
         })
     }
 }
@@ -154,13 +162,16 @@ fn eval_raw(input: &str, ns: &mut Namespace<'_>) -> Result<f64, fasteval::Error>
     })
 }
 
-/// Whether `input` names the identifier `print`.
+/// Whether `input` names the identifier `print`. A scan for `p` first: a substring
+/// searcher costs more to set up than short expressions take to scan.
 fn names_print(input: &str) -> bool {
     let bytes = input.as_bytes();
-    input.match_indices("print").any(|(at, _)| {
-        let before = at.checked_sub(1).map(|i| bytes[i]);
-        let after = bytes.get(at + 5).copied();
-        !before.is_some_and(is_name_byte) && !after.is_some_and(is_name_byte)
+    (0..bytes.len()).any(|at| {
+        bytes[at] == b'p' && bytes[at..].starts_with(b"print") && {
+            let before = at.checked_sub(1).map(|i| bytes[i]);
+            let after = bytes.get(at + 5).copied();
+            !before.is_some_and(is_name_byte) && !after.is_some_and(is_name_byte)
+        }
     })
 }
 

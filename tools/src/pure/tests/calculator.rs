@@ -116,8 +116,17 @@ fn bad_syntax_and_unknown_names() {
     let (_, message) = calc_err("sqrt(1, 2)");
     assert_eq!(message, "function `sqrt` takes 1 argument, not 2");
     // print() would write to stderr.
-    let (_, message) = calc_err(r#"print("x", 1)"#);
-    assert!(message.contains("print"), "{message}");
+    for input in [r#"print("x", 1)"#, "1 + print(2)", "p+print"] {
+        let (_, message) = calc_err(input);
+        assert_eq!(message, "unknown function `print`", "{input}");
+    }
+    for input in ["sprint + 1", "x_print", "prin + 1", "pp"] {
+        let (_, message) = calc_err(input);
+        assert!(
+            message.starts_with("unknown variable"),
+            "{input}: {message}"
+        );
+    }
     // ... but a name that merely starts with it is a variable like any other.
     let out = ok(
         &Calculator::new(),
