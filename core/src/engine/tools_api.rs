@@ -24,16 +24,17 @@
 //! between Lua tables and `serde_json` values.
 
 mod convert;
+mod execute;
 
 use std::sync::Arc;
 
-use mlua::{ffi, Error, IntoLuaMulti, Lua, Table, Value};
+use mlua::{Error, IntoLuaMulti, Lua, Table, Value};
 use serde_json::{Map, Value as Json};
 
 use crate::tools::{
     SecurityLevel, ToolError, ToolErrorKind, ToolHost, ToolHostRef, ToolId, ToolResult, ToolSpec,
 };
-use convert::{push_json, push_str};
+use convert::push_json;
 
 /// What `Tool.get` and `Tool.info` say when the engine has no tool host.
 const NO_TOOLS: &str = "no tools are available";
@@ -143,39 +144,16 @@ fn tool_object(
     object.raw_set("name", spec.name)?;
     object.raw_set("category", spec.category)?;
     object.raw_set("description", spec.description)?;
-    let host = host.clone();
-    let execute = lua.create_function(move |lua, (this, params): (Value, Value)| {
-        let params = match params {
-            // `tool.execute(params)` passes the parameters as `this`.
-            Value::Nil if !is_tool_object(&this) => {
-                return Err(Error::runtime(
-                    "call execute with a colon: tool:execute(params)",
-                ))
-            }
-            Value::Nil => Ok(Json::Object(Map::new())),
-            params => convert::to_json(lua, &params),
-        };
-        let result = match params {
-            Ok(params) => host.invoke_id(id, &params, None),
-            Err(why) => Err(unconvertible(&why)),
-        };
-        result_table(lua, &result)
-    })?;
-    object.raw_set("execute", execute)?;
+    object.raw_set(
+        "execute",
+        execute::function(lua, host, id, meta.to_pointer())?,
+    )?;
     object.set_metatable(Some(meta.clone()))?;
     Ok(object)
 }
 
-/// Whether `value` looks like a tool object (a table with an `execute` field).
-fn is_tool_object(value: &Value) -> bool {
-    match value {
-        Value::Table(t) => matches!(t.raw_get::<Value>("execute"), Ok(Value::Function(_))),
-        _ => false,
-    }
-}
-
 /// The error for parameters that are not JSON.
-fn unconvertible(why: &str) -> ToolError {
+pub(super) fn unconvertible(why: &str) -> ToolError {
     ToolError::invalid(format!("the parameters cannot be converted to JSON: {why}"))
 }
 
@@ -238,43 +216,13 @@ fn batch(lua: &Lua, host: Option<&Arc<dyn ToolHost>>, calls: &Table) -> mlua::Re
     Ok(results)
 }
 
-/// The table `execute` returns.
+/// The table `execute` returns, for `Tool.batch`.
 fn result_table(lua: &Lua, result: &ToolResult) -> mlua::Result<Table> {
-    // SAFETY: `push_result` pushes one value and keeps within the room `build` checked.
-    convert::build(lua, |state| unsafe { push_result(state, result) })
-}
-
-/// Pushes `{success = true, text = ..., data = ...}` or `{success = false, error = {kind =
-/// ..., message = ...}}`. The keys are C string literals, which Lua's string cache finds by
-/// address without hashing them.
-///
-/// # Safety
-/// Runs inside [`convert::build`], with room for three values.
-unsafe fn push_result(state: *mut ffi::lua_State, result: &ToolResult) -> Result<(), String> {
-    ffi::lua_createtable(state, 0, 3);
-    match result {
-        Ok(output) => {
-            ffi::lua_pushboolean(state, 1);
-            ffi::lua_setfield(state, -2, c"success".as_ptr());
-            push_str(state, &output.text);
-            ffi::lua_setfield(state, -2, c"text".as_ptr());
-            if !output.data.is_null() {
-                push_json(state, &output.data, false)?;
-                ffi::lua_setfield(state, -2, c"data".as_ptr());
-            }
-        }
-        Err(e) => {
-            ffi::lua_pushboolean(state, 0);
-            ffi::lua_setfield(state, -2, c"success".as_ptr());
-            ffi::lua_createtable(state, 0, 2);
-            push_str(state, e.kind.as_str());
-            ffi::lua_setfield(state, -2, c"kind".as_ptr());
-            push_str(state, &e.message);
-            ffi::lua_setfield(state, -2, c"message".as_ptr());
-            ffi::lua_setfield(state, -2, c"error".as_ptr());
-        }
-    }
-    Ok(())
+    // SAFETY: this pushes one value within the room `build` checked.
+    convert::build(lua, |state| {
+        unsafe { execute::push_result_or_failure(state, result) };
+        Ok(())
+    })
 }
 
 /// `json` as a Lua value (`null` is nil).

@@ -72,6 +72,14 @@ pub(super) fn to_json(lua: &Lua, value: &Value) -> Result<Json, String> {
     }
 }
 
+/// The value at absolute index `idx` as JSON, as [`to_json`] converts it.
+///
+/// # Safety
+/// `idx` is a valid absolute index of `state`'s stack. Raises nothing.
+pub(super) unsafe fn read_at(state: *mut ffi::lua_State, idx: c_int) -> Result<Json, String> {
+    read(state, idx, 0)
+}
+
 /// A finite float as JSON.
 fn float(n: f64) -> Result<Json, String> {
     Number::from_f64(n)
