@@ -1,19 +1,25 @@
-//! The cost of a tool call from Lua, side by side with its floor, in one run
+//! The cost of a tool call from Lua, side by side with its floors, in one run
 //! (`cargo bench -p llmspell-benches --bench lua_tools`):
 //!
-//! - `bare host function`: a plain mlua state (no hook) calling a Rust function registered
-//!   in Lua, `f({input = i .. " + " .. (i+1)})`, which reads the parameter and returns
-//!   `{success = true, text = ...}`: the floor of any Lua-to-Rust call with a table;
-//! - `engine loop body`: the loop of the guide's `batch_process.lua` without the call, in
-//!   the engine (with its instruction hook): what the script costs without tools;
-//! - `engine calc:execute`: that loop with `calc:execute{...}` through the engine's Tool
+//! - `bare host function, guide's loop`: a plain mlua state (no hook) calling a Rust
+//!   function registered in Lua, `bare({input = i .. " + " .. (i+1)})`, which reads the
+//!   parameter and returns `{success = true, text = ...}`: the floor of any Lua-to-Rust call
+//!   with a table, in the guide's loop;
+//! - `bare host function, constant input`: the same with `bare({input = "1 + 2"})`, the
+//!   shape of the 184 ns anchor (no string building in the loop);
+//! - `engine loop body`: the guide's loop without the call, in the engine (with its
+//!   instruction hook): what the script costs without tools;
+//! - `engine Lua function building the result`: the loop calling a Lua function that
+//!   returns a table shaped like `execute`'s (`{success, text, data = {result,
+//!   expression}}`): what the result alone costs in Lua;
+//! - `engine calc:execute`: the loop with `calc:execute{...}` through the engine's Tool
 //!   API and the real [`Host`], as `llmspell run batch_process.lua` runs it;
 //! - `host invoke from Rust`: [`ToolHost::invoke`] of calculator, one call per iteration,
-//!   with the same kind of parameters, built outside the timing.
+//!   with parameters built outside the timing.
 //!
-//! The three loops make 10,000 calls per iteration; the throughput line (elements per
-//! second) is calls per second. `cargo test -p llmspell-benches --bench lua_tools` runs
-//! each once, as a test, after checking that the loops do what they say.
+//! Each loop makes 10,000 calls per iteration; the throughput line (elements per second) is
+//! calls per second. `cargo test -p llmspell-benches --bench lua_tools` runs each once, as
+//! a test, after checking that the loops do what they say.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -122,9 +128,21 @@ fn lua_tools(c: &mut Criterion) {
         .expect("calculator evaluates");
     assert_eq!(out.text, "20001");
 
-    let bare_code = batch_loop("bare({input = i .. ' + ' .. (i+1)})");
-    let bare_chunk = bare.load(&bare_code).into_function().expect("compiles");
+    let bare_chunk = |body: &str| {
+        bare.load(batch_loop(body))
+            .into_function()
+            .expect("compiles")
+    };
+    let bare_loop = bare_chunk("bare({input = i .. ' + ' .. (i+1)})");
+    let bare_constant = bare_chunk("bare({input = '1 + 2'})");
     let body_code = batch_loop("local p = {input = i .. ' + ' .. (i+1)}");
+    let lua_code = format!(
+        "local function f(p)
+           return {{success = true, text = p.input, data = {{result = 1, expression = p.input}}}}
+         end
+         {}",
+        batch_loop("f({input = i .. ' + ' .. (i+1)})")
+    );
     let calc_code = format!(
         "local calc = Tool.get('calculator') {}",
         batch_loop("calc:execute({input = i .. ' + ' .. (i+1)})")
@@ -132,11 +150,17 @@ fn lua_tools(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("lua_tools");
     g.throughput(Throughput::Elements(CALLS));
-    g.bench_function("bare host function", |b| {
-        b.iter(|| bare_chunk.call::<()>(()).expect("runs"))
+    g.bench_function("bare host function, guide's loop", |b| {
+        b.iter(|| bare_loop.call::<()>(()).expect("runs"))
+    });
+    g.bench_function("bare host function, constant input", |b| {
+        b.iter(|| bare_constant.call::<()>(()).expect("runs"))
     });
     g.bench_function("engine loop body", |b| {
         b.iter(|| execute(&mut engine, &body_code))
+    });
+    g.bench_function("engine Lua function building the result", |b| {
+        b.iter(|| execute(&mut engine, &lua_code))
     });
     g.bench_function("engine calc:execute", |b| {
         b.iter(|| execute(&mut engine, &calc_code))
