@@ -19,9 +19,15 @@
 //! Conversions: a table whose keys are exactly `1..n` (n > 0) is a JSON array, any other
 //! table an object (so `{}` is `{}`); integers stay integers and floats floats. Back from
 //! JSON, `null` is `nil`, except inside arrays, where it is `JSON.null` so that positions
-//! hold. `execute` is the hot path (thousands of calls a second from a loop): the tool's
-//! name is resolved once, by `Tool.get`, and parameters and results are converted directly
-//! between Lua tables and `serde_json` values.
+//! hold. Data nested deeper than Lua tables are built for (512 levels) is a `too_large`
+//! failure.
+//!
+//! `execute` is the hot path (hundreds of thousands of calls a second from a loop): the
+//! tool is resolved once, by `Tool.get`, into a [`crate::tools::ToolId`]; `execute` is a Lua
+//! C function (the `execute` module) that reads its parameters off the Lua stack and builds
+//! its result there, converting directly between Lua tables and `serde_json` values (the
+//! `convert` module), and the host runs the call without a name lookup
+//! ([`ToolHost::invoke_id`]).
 
 mod convert;
 mod execute;
