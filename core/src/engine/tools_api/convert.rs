@@ -17,10 +17,11 @@
 //!   `lua_checkstack`, which reports failure instead of raising. It allocates nothing in
 //!   Lua, so no garbage collection and no finalizer runs.
 //! - Building allocates (`lua_createtable`, `lua_pushlstring`, and `lua_rawset` into a table
-//!   presized for its keys), which raises only on a memory error. It therefore runs under
-//!   `Lua::exec_raw`, a protected call: a memory error (under a memory limit) becomes an
-//!   `Err` there instead of unwinding through this code. Garbage collection may run
-//!   finalizers; Lua 5.4 turns their errors into warnings.
+//!   presized for its keys), which raises only on a memory error. It therefore runs in a
+//!   protected call (`Lua::exec_raw` in [`build`], or the `execute` module's own
+//!   `lua_pcall`), and its frames own nothing: a memory error (under a memory limit)
+//!   unwinds to that call and skips no destructor. Garbage collection may run finalizers;
+//!   Lua 5.4 turns their errors into warnings.
 //! - Every index is absolute or relative to a top this code pushed; each entry point
 //!   restores the stack top it found.
 
@@ -224,11 +225,11 @@ unsafe fn object(
     Ok(map)
 }
 
-/// Runs `build` in a protected call with room for `slots` values, and returns the one
-/// value it pushed; the error it returned, or the memory error Lua raised, otherwise.
+/// Runs `build` in a protected call with room for three values, and returns the one value
+/// it pushed; the error it returned, or the memory error Lua raised, otherwise.
 pub(super) fn build<T>(
     lua: &Lua,
-    build: impl FnOnce(*mut ffi::lua_State) -> Result<(), String>,
+    build: impl FnOnce(*mut ffi::lua_State) -> Result<(), &'static str>,
 ) -> mlua::Result<T>
 where
     T: mlua::FromLua,
@@ -239,7 +240,7 @@ where
     let value: Value = unsafe {
         lua.exec_raw((), |state| {
             if ffi::lua_checkstack(state, SLOTS_PER_LEVEL) == 0 {
-                failure = Some(BUILT_TOO_DEEP.to_owned());
+                failure = Some(BUILT_TOO_DEEP);
                 return;
             }
             let top = ffi::lua_gettop(state);
@@ -264,7 +265,7 @@ pub(super) unsafe fn push_json(
     state: *mut ffi::lua_State,
     json: &Json,
     in_array: bool,
-) -> Result<(), String> {
+) -> Result<(), &'static str> {
     push_nested(state, json, in_array, 0)
 }
 
@@ -274,7 +275,7 @@ unsafe fn push_nested(
     json: &Json,
     in_array: bool,
     depth: usize,
-) -> Result<(), String> {
+) -> Result<(), &'static str> {
     let room = |state| depth < MAX_BUILD_DEPTH && ffi::lua_checkstack(state, SLOTS_PER_LEVEL) != 0;
     match json {
         Json::Null if in_array => ffi::lua_pushlightuserdata(state, std::ptr::null_mut()),
@@ -287,7 +288,7 @@ unsafe fn push_nested(
         Json::String(s) => push_str(state, s),
         Json::Array(items) => {
             if !room(state) {
-                return Err(BUILT_TOO_DEEP.to_owned());
+                return Err(BUILT_TOO_DEEP);
             }
             ffi::lua_createtable(state, size_hint(items.len()), 0);
             for (i, item) in items.iter().enumerate() {
@@ -297,7 +298,7 @@ unsafe fn push_nested(
         }
         Json::Object(map) => {
             if !room(state) {
-                return Err(BUILT_TOO_DEEP.to_owned());
+                return Err(BUILT_TOO_DEEP);
             }
             ffi::lua_createtable(state, 0, size_hint(map.len()));
             for (key, value) in map {

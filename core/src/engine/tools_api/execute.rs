@@ -18,7 +18,10 @@
 //!   module, runs the host call, and builds the result table in a `lua_pcall` of
 //!   [`build`], whose frames own nothing (it only borrows the result), so a memory error
 //!   there cannot skip a destructor. The Rust work runs under `catch_unwind`; an error to
-//!   raise is raised by [`execute`] itself once every Rust value is gone.
+//!   raise is raised by [`execute`] itself once every Rust value is gone. A panic there
+//!   (a bug: tools' own panics are caught by the host) becomes the Lua error `internal
+//!   error: tool:execute panicked`, which, unlike a panic in an mlua callback in this
+//!   engine, a `pcall` can catch.
 //! - [`build`] and [`collect`] catch panics and abort: they run inside Lua's C frames.
 
 use std::ffi::{c_int, c_void};
@@ -217,9 +220,7 @@ pub(super) unsafe fn push_result_or_failure(state: *mut ffi::lua_State, result: 
     let top = ffi::lua_gettop(state);
     if let Err(message) = push_result(state, result) {
         ffi::lua_settop(state, top);
-        let failed = Err(ToolError::new(ToolErrorKind::TooLarge, message));
-        // A failure has no data, so it always builds.
-        let _ = push_result(state, &failed);
+        push_failure(state, ToolErrorKind::TooLarge.as_str(), message);
     }
 }
 
@@ -233,30 +234,39 @@ pub(super) unsafe fn push_result_or_failure(state: *mut ffi::lua_State, result: 
 pub(super) unsafe fn push_result(
     state: *mut ffi::lua_State,
     result: &ToolResult,
-) -> Result<(), String> {
-    ffi::lua_createtable(state, 0, 3);
-    match result {
-        Ok(output) => {
-            ffi::lua_pushboolean(state, 1);
-            ffi::lua_setfield(state, -2, c"success".as_ptr());
-            push_str(state, &output.text);
-            ffi::lua_setfield(state, -2, c"text".as_ptr());
-            if !output.data.is_null() {
-                // On failure the stack holds a part built: the caller resets it.
-                push_json(state, &output.data, false)?;
-                ffi::lua_setfield(state, -2, c"data".as_ptr());
-            }
-        }
+) -> Result<(), &'static str> {
+    let output = match result {
+        Ok(output) => output,
         Err(e) => {
-            ffi::lua_pushboolean(state, 0);
-            ffi::lua_setfield(state, -2, c"success".as_ptr());
-            ffi::lua_createtable(state, 0, 2);
-            push_str(state, e.kind.as_str());
-            ffi::lua_setfield(state, -2, c"kind".as_ptr());
-            push_str(state, &e.message);
-            ffi::lua_setfield(state, -2, c"message".as_ptr());
-            ffi::lua_setfield(state, -2, c"error".as_ptr());
+            push_failure(state, e.kind.as_str(), &e.message);
+            return Ok(());
         }
+    };
+    ffi::lua_createtable(state, 0, 3);
+    ffi::lua_pushboolean(state, 1);
+    ffi::lua_setfield(state, -2, c"success".as_ptr());
+    push_str(state, &output.text);
+    ffi::lua_setfield(state, -2, c"text".as_ptr());
+    if !output.data.is_null() {
+        // On failure the stack holds a part built: the caller resets it.
+        push_json(state, &output.data, false)?;
+        ffi::lua_setfield(state, -2, c"data".as_ptr());
     }
     Ok(())
+}
+
+/// Pushes `{success = false, error = {kind = kind, message = message}}`.
+///
+/// # Safety
+/// As for [`push_result`]; it cannot fail otherwise.
+unsafe fn push_failure(state: *mut ffi::lua_State, kind: &str, message: &str) {
+    ffi::lua_createtable(state, 0, 2);
+    ffi::lua_pushboolean(state, 0);
+    ffi::lua_setfield(state, -2, c"success".as_ptr());
+    ffi::lua_createtable(state, 0, 2);
+    push_str(state, kind);
+    ffi::lua_setfield(state, -2, c"kind".as_ptr());
+    push_str(state, message);
+    ffi::lua_setfield(state, -2, c"message".as_ptr());
+    ffi::lua_setfield(state, -2, c"error".as_ptr());
 }
