@@ -22,9 +22,11 @@
 //!
 //! A cacheable tool is worth caching when its calls cost [`CACHE_PAYS_AFTER`] or more on
 //! average: a calculator call costs less than the cache's own key and lock. The average
-//! is a moving one, so one call slowed by preemption does not tip it, and it is fed by the
-//! first [`TIME_ALL_FIRST`] calls and then one call in [`TIME_ONE_IN`], so that a cheap
-//! tool's calls do not all pay two clock reads.
+//! is a moving one, of samples capped at [`SAMPLE_CAP`], so one call slowed by preemption
+//! can lift it to the threshold at most, and the next sample brings it back. It is fed by
+//! the first [`TIME_ALL_FIRST`] calls, by every call while the tool is worth caching, and
+//! otherwise by one call in [`TIME_ONE_IN`], so that a cheap tool's calls do not all pay
+//! two clock reads.
 
 mod pool;
 mod schema;
@@ -107,11 +109,14 @@ struct PerTool {
 }
 
 /// A call this long makes its tool worth caching.
-pub const CACHE_PAYS_AFTER: std::time::Duration = std::time::Duration::from_micros(20);
+pub const CACHE_PAYS_AFTER: Duration = Duration::from_micros(20);
 /// Every one of a cacheable tool's first calls is timed ...
 pub const TIME_ALL_FIRST: u64 = 16;
-/// ... then one call in this many (a power of two).
+/// ... then one call in this many (a power of two), unless the tool is worth caching.
 pub const TIME_ONE_IN: u64 = 16;
+/// Samples of a call's cost count at most this much: one sample this long makes a tool
+/// worth caching, which is as far as a single slow call can go.
+pub const SAMPLE_CAP: Duration = Duration::from_micros(8 * 20);
 /// No call of the tool has been timed yet.
 const UNSEEN: u64 = u64::MAX;
 
@@ -137,16 +142,17 @@ impl CostMeter {
         average != UNSEEN && average >= CACHE_PAYS_AFTER.as_nanos() as u64
     }
 
-    /// Whether to time this call: counts it, without a locked instruction.
-    fn time_this_call(&self) -> bool {
+    /// Whether to time this call, given whether the tool is now worth caching: counts it,
+    /// without a locked instruction.
+    fn time_this_call(&self, worth_caching: bool) -> bool {
         let n = self.calls.load(Ordering::Relaxed);
         self.calls.store(n.wrapping_add(1), Ordering::Relaxed);
-        n < TIME_ALL_FIRST || n & (TIME_ONE_IN - 1) == 0
+        worth_caching || n < TIME_ALL_FIRST || n & (TIME_ONE_IN - 1) == 0
     }
 
     /// Adds a timed call to the average.
     fn record(&self, elapsed: Duration) {
-        let sample = elapsed.as_nanos().min(u128::from(u64::MAX / 2)) as u64;
+        let sample = elapsed.min(SAMPLE_CAP).as_nanos() as u64;
         // A lost race between two updates loses one sample: harmless for an average.
         let average = next_average(self.average_ns.load(Ordering::Relaxed), sample);
         self.average_ns.store(average, Ordering::Relaxed);
@@ -245,13 +251,14 @@ impl Host {
             _ => self.registry.validate_id(id, params)?,
         };
         let meter = per.cost.as_ref();
-        if meter.is_some_and(CostMeter::worth_caching) {
+        let worth = meter.is_some_and(CostMeter::worth_caching);
+        if worth {
             let name = id.name();
             if let Some(Some(hit)) = self.cache_op(|cache, now| cache.get(now, name, params)) {
                 return Ok(hit);
             }
         }
-        let timed = meter.filter(|m| m.time_this_call());
+        let timed = meter.filter(|m| m.time_this_call(worth));
         let started = timed.map(|_| std::time::Instant::now());
         let result = if tool.spec().blocking {
             let timeout = timeout_ms.map_or(per.timeout, Duration::from_millis);

@@ -239,15 +239,25 @@ fn the_size_bound_is_never_below_the_serialized_size() {
 }
 
 #[test]
-fn cost_is_timed_on_every_early_call_then_one_in_sixteen() {
+fn cost_is_timed_on_early_calls_then_one_in_sixteen_unless_worth_caching() {
     let meter = super::CostMeter::new();
-    let timed: Vec<bool> = (0..64).map(|_| meter.time_this_call()).collect();
+    let timed: Vec<bool> = (0..64).map(|_| meter.time_this_call(false)).collect();
     assert!(timed[..16].iter().all(|&t| t));
     let later: Vec<usize> = (16..64).filter(|&i| timed[i]).collect();
     assert_eq!(later, [16, 32, 48]);
+    assert!((64..80).all(|_| meter.time_this_call(true)));
     assert!(!meter.worth_caching());
     meter.record(Duration::from_millis(1)); // warm-up: not judged
     assert!(!meter.worth_caching());
-    meter.record(Duration::from_millis(1));
+    // One slow call (a preemption, or a slow tool) makes it worth caching ...
+    meter.record(Duration::from_millis(50));
+    assert!(meter.worth_caching());
+    // ... and, capped, one fast call after it undoes that, unless calls stay slow.
+    meter.record(Duration::from_micros(1));
+    assert!(!meter.worth_caching());
+    for _ in 0..3 {
+        meter.record(Duration::from_millis(50));
+    }
+    meter.record(Duration::from_micros(1));
     assert!(meter.worth_caching());
 }
