@@ -22,8 +22,9 @@
 //!
 //! A cacheable tool is worth caching when its calls cost [`CACHE_PAYS_AFTER`] or more on
 //! average: a calculator call costs less than the cache's own key and lock. The average
-//! is a moving one, of samples capped at [`SAMPLE_CAP`], so one call slowed by preemption
-//! can lift it to the threshold at most, and the next sample brings it back. It is fed by
+//! is a moving one (each sample weighs 1/8) of samples capped at [`SAMPLE_CAP`], so one
+//! call slowed by preemption lifts a cheap tool's average by the threshold at most, and the
+//! next samples bring it back. It is fed by
 //! the first [`TIME_ALL_FIRST`] calls, by every call while the tool is worth caching, and
 //! otherwise by one call in [`TIME_ONE_IN`], so that a cheap tool's calls do not all pay
 //! two clock reads.
