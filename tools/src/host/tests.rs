@@ -240,7 +240,7 @@ fn the_size_bound_is_never_below_the_serialized_size() {
 
 #[test]
 fn cost_is_timed_on_early_calls_then_one_in_sixteen_unless_worth_caching() {
-    let meter = super::CostMeter::new();
+    let meter = super::cost::CostMeter::new();
     let timed: Vec<bool> = (0..64).map(|_| meter.time_this_call(false)).collect();
     assert!(timed[..16].iter().all(|&t| t));
     let later: Vec<usize> = (16..64).filter(|&i| timed[i]).collect();
