@@ -394,3 +394,98 @@ fn io_tools_register_and_run_through_the_host() {
     );
     assert!(host.invoke("environment-reader", &json!({}), None).is_ok());
 }
+
+#[test]
+fn resolved_calls_get_every_check_of_named_ones() {
+    let r = rig(HostConfig {
+        max_params_bytes: 100,
+        workers: 1,
+        tool_timeouts_ms: HashMap::from([("gate".to_owned(), 50)]),
+        ..HostConfig::default()
+    });
+    let strict = r.host.resolve("strict").unwrap();
+    assert_eq!(strict.name(), "strict");
+    assert_eq!(
+        r.host.resolve("strikt").unwrap_err().kind,
+        ToolErrorKind::UnknownTool
+    );
+    // Validation, naming the parameter.
+    let err = r
+        .host
+        .invoke_id(strict, &json!({"x": "1"}), None)
+        .unwrap_err();
+    assert_eq!(err.kind, ToolErrorKind::InvalidParams);
+    assert!(err.message.contains("`x`"), "{}", err.message);
+    assert_eq!(
+        r.host
+            .invoke_id(strict, &json!({"x": 1}), None)
+            .unwrap()
+            .text,
+        "1"
+    );
+    // The size limit.
+    let echo = r.host.resolve("echo").unwrap();
+    let big = json!({"a": "x".repeat(200)});
+    assert_eq!(
+        kind(r.host.invoke_id(echo, &big, None)),
+        ToolErrorKind::TooLarge
+    );
+    // Panics, inline and pooled.
+    for name in ["boom", "boom-blocking"] {
+        let id = r.host.resolve(name).unwrap();
+        assert_eq!(
+            kind(r.host.invoke_id(id, &json!({}), None)),
+            ToolErrorKind::Internal
+        );
+    }
+    // A blocking tool keeps its timeout, its own or the one given.
+    let gate = r.host.resolve("gate").unwrap();
+    assert_eq!(
+        kind(r.host.invoke_id(gate, &json!({}), None)),
+        ToolErrorKind::Timeout
+    );
+    assert_eq!(
+        kind(r.host.invoke_id(gate, &json!({}), Some(30))),
+        ToolErrorKind::Timeout
+    );
+    for _ in 0..2 {
+        r.release.send(()).unwrap();
+    }
+    // An id from another registry is looked up here by name.
+    let mut other = Registry::new();
+    other
+        .register(tool("aaa", false, false, |_| text("aaa")))
+        .unwrap();
+    other
+        .register(tool("strict", false, false, |_| text("other")))
+        .unwrap();
+    let foreign = other.id("strict").unwrap();
+    assert_eq!(
+        r.host
+            .invoke_id(foreign, &json!({"x": 2}), None)
+            .unwrap()
+            .text,
+        "2"
+    );
+    let missing = other.id("aaa").unwrap();
+    assert_eq!(
+        kind(r.host.invoke_id(missing, &json!({}), None)),
+        ToolErrorKind::UnknownTool
+    );
+}
+
+#[test]
+fn a_cheap_cacheable_tool_stays_uncached_over_many_calls() {
+    let r = rig(HostConfig::default());
+    let quick = r.host.resolve("quick").unwrap();
+    for _ in 0..100 {
+        r.host.invoke_id(quick, &json!({"x": 1}), None).unwrap();
+    }
+    assert_eq!(r.quick.load(Ordering::SeqCst), 100);
+    // A slow one is cached from its third call on, by id as by name.
+    let counted = r.host.resolve("counted").unwrap();
+    for _ in 0..5 {
+        r.host.invoke_id(counted, &json!({"x": 1}), None).unwrap();
+    }
+    assert_eq!(r.counted.load(Ordering::SeqCst), 2);
+}

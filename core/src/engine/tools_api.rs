@@ -19,21 +19,28 @@
 //! Conversions: a table whose keys are exactly `1..n` (n > 0) is a JSON array, any other
 //! table an object (so `{}` is `{}`); integers stay integers and floats floats. Back from
 //! JSON, `null` is `nil`, except inside arrays, where it is `JSON.null` so that positions
-//! hold. `execute` is the hot path (thousands of calls a second from a loop): the tool's
-//! name is resolved once, by `Tool.get`, and parameters and results are converted directly
-//! between Lua tables and `serde_json` values.
+//! hold. Data nested deeper than Lua tables are built for (512 levels) is a `too_large`
+//! failure.
+//!
+//! `execute` is the hot path (hundreds of thousands of calls a second from a loop): the
+//! tool is resolved once, by `Tool.get`, into a [`crate::tools::ToolId`]; `execute` is a Lua
+//! C function (the `execute` module) that reads its parameters off the Lua stack and builds
+//! its result there, converting directly between Lua tables and `serde_json` values (the
+//! `convert` module), and the host runs the call without a name lookup
+//! ([`ToolHost::invoke_id`]).
+
+mod convert;
+mod execute;
 
 use std::sync::Arc;
 
-use mlua::{Error, IntoLua, IntoLuaMulti, Lua, Table, Value};
-use serde_json::{Map, Number, Value as Json};
+use mlua::{Error, IntoLuaMulti, Lua, Table, Value};
+use serde_json::{Map, Value as Json};
 
 use crate::tools::{
-    SecurityLevel, ToolError, ToolErrorKind, ToolHost, ToolHostRef, ToolResult, ToolSpec,
+    SecurityLevel, ToolError, ToolErrorKind, ToolHost, ToolHostRef, ToolId, ToolResult, ToolSpec,
 };
-
-/// Tables nested deeper than this cannot be converted to JSON (this also stops cycles).
-const MAX_DEPTH: usize = 64;
+use convert::push_json;
 
 /// What `Tool.get` and `Tool.info` say when the engine has no tool host.
 const NO_TOOLS: &str = "no tools are available";
@@ -58,8 +65,13 @@ pub(super) fn install(lua: &Lua, tools: Option<&ToolHostRef>) -> mlua::Result<()
             let Some(host) = &h else {
                 return (Value::Nil, NO_TOOLS).into_lua_multi(lua);
             };
-            match host.registry().info(&name) {
-                Ok(spec) => tool_object(lua, host, spec, &object_meta)?.into_lua_multi(lua),
+            let found = host
+                .resolve(&name)
+                .and_then(|id| Ok((id, host.registry().info(id.name())?)));
+            match found {
+                Ok((id, spec)) => {
+                    tool_object(lua, host, id, spec, &object_meta)?.into_lua_multi(lua)
+                }
                 Err(e) => (Value::Nil, e.message).into_lua_multi(lua),
             }
         })?,
@@ -130,6 +142,7 @@ pub(super) fn install(lua: &Lua, tools: Option<&ToolHostRef>) -> mlua::Result<()
 fn tool_object(
     lua: &Lua,
     host: &Arc<dyn ToolHost>,
+    id: ToolId,
     spec: &ToolSpec,
     meta: &Table,
 ) -> mlua::Result<Table> {
@@ -137,44 +150,17 @@ fn tool_object(
     object.raw_set("name", spec.name)?;
     object.raw_set("category", spec.category)?;
     object.raw_set("description", spec.description)?;
-    let host = host.clone();
-    let name: &'static str = spec.name;
-    let execute = lua.create_function(move |lua, (this, params): (Value, Value)| {
-        let params = match params {
-            // `tool.execute(params)` passes the parameters as `this`.
-            Value::Nil if !is_tool_object(&this) => {
-                return Err(Error::runtime(
-                    "call execute with a colon: tool:execute(params)",
-                ))
-            }
-            Value::Nil => Ok(Json::Object(Map::new())),
-            params => to_json(&params, 0),
-        };
-        let result = match params {
-            Ok(params) => host.invoke(name, &params, None),
-            Err(why) => Err(unconvertible(&why)),
-        };
-        result_table(lua, &result)
-    })?;
-    object.raw_set("execute", execute)?;
+    object.raw_set(
+        "execute",
+        execute::function(lua, host, id, meta.to_pointer())?,
+    )?;
     object.set_metatable(Some(meta.clone()))?;
     Ok(object)
 }
 
-/// Whether `value` looks like a tool object (a table with an `execute` field).
-fn is_tool_object(value: &Value) -> bool {
-    match value {
-        Value::Table(t) => matches!(t.raw_get::<Value>("execute"), Ok(Value::Function(_))),
-        _ => false,
-    }
-}
-
 /// The error for parameters that are not JSON.
-fn unconvertible(why: &Error) -> ToolError {
-    ToolError::invalid(format!(
-        "the parameters cannot be converted to JSON: {}",
-        message(why)
-    ))
+pub(super) fn unconvertible(why: &str) -> ToolError {
+    ToolError::invalid(format!("the parameters cannot be converted to JSON: {why}"))
 }
 
 /// `Tool.batch`: converts the calls, runs the convertible ones on the host, and returns
@@ -202,7 +188,7 @@ fn batch(lua: &Lua, host: Option<&Arc<dyn ToolHost>>, calls: &Table) -> mlua::Re
         };
         let params = match params {
             Value::Nil => Ok(Json::Object(Map::new())),
-            params => to_json(&params, 0),
+            params => convert::to_json(lua, &params),
         };
         match params {
             Ok(params) => {
@@ -236,24 +222,19 @@ fn batch(lua: &Lua, host: Option<&Arc<dyn ToolHost>>, calls: &Table) -> mlua::Re
     Ok(results)
 }
 
-/// The table `execute` returns.
+/// The table `execute` returns, for `Tool.batch`.
 fn result_table(lua: &Lua, result: &ToolResult) -> mlua::Result<Table> {
-    let table = lua.create_table_with_capacity(0, 4)?;
-    match result {
-        Ok(output) => {
-            table.raw_set("success", true)?;
-            table.raw_set("text", output.text.as_str())?;
-            set_json(lua, &table, "data", &output.data, false)?;
-        }
-        Err(e) => {
-            table.raw_set("success", false)?;
-            let error = lua.create_table_with_capacity(0, 2)?;
-            error.raw_set("kind", e.kind.as_str())?;
-            error.raw_set("message", e.message.as_str())?;
-            table.raw_set("error", error)?;
-        }
-    }
-    Ok(table)
+    // SAFETY: this pushes one value within the room `build` checked.
+    convert::build(lua, |state| {
+        unsafe { execute::push_result_or_failure(state, result) };
+        Ok(())
+    })
+}
+
+/// `json` as a Lua value (`null` is nil).
+fn from_json(lua: &Lua, json: &Json) -> mlua::Result<Value> {
+    // SAFETY: `push_json` pushes one value and keeps within the room `build` checked.
+    convert::build(lua, |state| unsafe { push_json(state, json, false) })
 }
 
 /// The table `Tool.info` returns.
@@ -262,7 +243,7 @@ fn info_table(lua: &Lua, spec: &ToolSpec) -> mlua::Result<Table> {
     info.raw_set("name", spec.name)?;
     info.raw_set("category", spec.category)?;
     info.raw_set("description", spec.description)?;
-    set_json(lua, &info, "parameters", &spec.parameters, false)?;
+    info.raw_set("parameters", from_json(lua, &spec.parameters)?)?;
     let security = match spec.security {
         SecurityLevel::Safe => "safe",
         SecurityLevel::Restricted => "restricted",
@@ -279,13 +260,13 @@ fn json_table(lua: &Lua) -> mlua::Result<Table> {
     let json = lua.create_table_with_capacity(0, 3)?;
     json.raw_set(
         "encode",
-        lua.create_function(|_, (value, options): (Value, Option<Table>)| {
+        lua.create_function(|lua, (value, options): (Value, Option<Table>)| {
             let pretty = match &options {
                 Some(o) => o.raw_get::<Option<bool>>("pretty")?.unwrap_or(false),
                 None => false,
             };
-            let json = to_json(&value, 0)
-                .map_err(|e| Error::runtime(format!("JSON.encode: {}", message(&e))))?;
+            let json = convert::to_json(lua, &value)
+                .map_err(|e| Error::runtime(format!("JSON.encode: {e}")))?;
             let text = if pretty {
                 serde_json::to_string_pretty(&json)
             } else {
@@ -304,147 +285,4 @@ fn json_table(lua: &Lua) -> mlua::Result<Table> {
     )?;
     json.raw_set("null", Value::NULL)?;
     Ok(json)
-}
-
-/// The message of a conversion error, without mlua's "runtime error: " prefix.
-fn message(error: &Error) -> String {
-    match error {
-        Error::RuntimeError(m) => m.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// Converts a Lua value to JSON (see the module docs for the rules); functions, userdata
-/// other than `JSON.null`, non-finite numbers and tables nested too deeply are refused.
-fn to_json(value: &Value, depth: usize) -> mlua::Result<Json> {
-    Ok(match value {
-        Value::Nil => Json::Null,
-        Value::LightUserData(p) if p.0.is_null() => Json::Null,
-        Value::Boolean(b) => Json::Bool(*b),
-        Value::Integer(i) => Json::Number(Number::from(*i)),
-        Value::Number(n) => match Number::from_f64(*n) {
-            Some(n) => Json::Number(n),
-            None => return Err(Error::runtime(format!("cannot encode {n} as JSON"))),
-        },
-        Value::String(s) => Json::String(s.to_string_lossy()),
-        Value::Table(t) => {
-            if depth >= MAX_DEPTH {
-                return Err(Error::runtime(
-                    "tables nested too deeply to encode as JSON (or a cycle)",
-                ));
-            }
-            match array(t, depth)? {
-                Some(items) => Json::Array(items),
-                None => Json::Object(object(t, depth)?),
-            }
-        }
-        other => {
-            return Err(Error::runtime(format!(
-                "cannot encode a {} as JSON",
-                other.type_name()
-            )))
-        }
-    })
-}
-
-/// The items of `t` if its keys are exactly `1..n` with n > 0.
-fn array(t: &Table, depth: usize) -> mlua::Result<Option<Vec<Json>>> {
-    let len = t.raw_len();
-    if len == 0 {
-        return Ok(None);
-    }
-    let mut items = vec![Json::Null; len];
-    let mut count = 0;
-    let mut is_array = true;
-    t.for_each(|k: Value, v: Value| {
-        match k {
-            Value::Integer(i) if i >= 1 && (i as usize) <= len => {
-                items[i as usize - 1] = to_json(&v, depth + 1)?;
-                count += 1;
-            }
-            _ => is_array = false,
-        }
-        Ok(())
-    })?;
-    Ok((is_array && count == len).then_some(items))
-}
-
-/// The entries of `t` as a JSON object; number keys become strings.
-fn object(t: &Table, depth: usize) -> mlua::Result<Map<String, Json>> {
-    let mut map = Map::new();
-    t.for_each(|k: Value, v: Value| {
-        let key = match &k {
-            Value::String(s) => s.to_string_lossy(),
-            Value::Integer(i) => i.to_string(),
-            Value::Number(n) => n.to_string(),
-            other => {
-                return Err(Error::runtime(format!(
-                    "cannot encode a table key of type {} as JSON",
-                    other.type_name()
-                )))
-            }
-        };
-        map.insert(key, to_json(&v, depth + 1)?);
-        Ok(())
-    })?;
-    Ok(map)
-}
-
-/// Converts JSON to a Lua value: `null` is `nil`.
-fn from_json(lua: &Lua, json: &Json) -> mlua::Result<Value> {
-    Ok(match json {
-        Json::Null => Value::Nil,
-        Json::Bool(b) => Value::Boolean(*b),
-        Json::Number(n) => number(n),
-        Json::String(s) => Value::String(lua.create_string(s)?),
-        Json::Array(_) | Json::Object(_) => Value::Table(table_from_json(lua, json)?),
-    })
-}
-
-/// A JSON number as a Lua integer if it is one that fits, else a float.
-fn number(n: &Number) -> Value {
-    match n.as_i64() {
-        Some(i) => Value::Integer(i),
-        None => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
-    }
-}
-
-/// `table[key] = json`, converting without intermediate Lua values for scalars. A `null`
-/// is left out, or set to `JSON.null` in an array.
-fn set_json<K: IntoLua>(
-    lua: &Lua,
-    table: &Table,
-    key: K,
-    json: &Json,
-    in_array: bool,
-) -> mlua::Result<()> {
-    match json {
-        Json::Null if in_array => table.raw_set(key, Value::NULL),
-        Json::Null => Ok(()),
-        Json::Bool(b) => table.raw_set(key, *b),
-        Json::Number(n) => table.raw_set(key, number(n)),
-        Json::String(s) => table.raw_set(key, s.as_str()),
-        Json::Array(_) | Json::Object(_) => table.raw_set(key, table_from_json(lua, json)?),
-    }
-}
-
-/// A new table holding a JSON array or object (anything else gives an empty table).
-fn table_from_json(lua: &Lua, json: &Json) -> mlua::Result<Table> {
-    match json {
-        Json::Array(items) => {
-            let table = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.iter().enumerate() {
-                set_json(lua, &table, i + 1, item, true)?;
-            }
-            Ok(table)
-        }
-        Json::Object(map) => {
-            let table = lua.create_table_with_capacity(0, map.len())?;
-            for (k, v) in map {
-                set_json(lua, &table, k.as_str(), v, false)?;
-            }
-            Ok(table)
-        }
-        _ => lua.create_table(),
-    }
 }

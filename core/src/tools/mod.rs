@@ -171,6 +171,32 @@ pub trait Tool: Send + Sync + 'static {
     fn invoke(&self, params: &Value, ctx: &ToolContext<'_>) -> ToolResult;
 }
 
+/// A tool resolved once by name ([`Registry::id`], [`ToolHost::resolve`]), for callers that
+/// invoke it many times, such as the object `Tool.get` returns to Lua: its place in the
+/// registry, and its name to check that place against. An id whose place has moved (a
+/// later registration) or that comes from another registry still names its tool: it is
+/// looked up again by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ToolId {
+    /// The index of the tool's entry in the registry that issued the id.
+    index: usize,
+    /// The tool's name: the very `&'static str` of its spec.
+    name: &'static str,
+}
+
+impl ToolId {
+    /// The tool's name.
+    pub fn name(self) -> &'static str {
+        self.name
+    }
+
+    /// The tool's place in the registry that issued the id (its rank by name), for hosts
+    /// that keep per-tool settings beside an unchanging registry.
+    pub fn index(self) -> usize {
+        self.index
+    }
+}
+
 /// Runs tools for the engine (`Tool.get(name):execute{...}`) and the CLI: with the policy,
 /// the cache, timeouts and parallel batches applied. Implemented by `llmspell-tools`.
 pub trait ToolHost: Send + Sync + 'static {
@@ -178,6 +204,16 @@ pub trait ToolHost: Send + Sync + 'static {
     fn registry(&self) -> &Registry;
     /// Validates and runs one call, with the tool's timeout (or `timeout_ms` if given).
     fn invoke(&self, name: &str, params: &Value, timeout_ms: Option<u64>) -> ToolResult;
+    /// Resolves `name` once, for [`ToolHost::invoke_id`]; an UnknownTool error naming the
+    /// closest tools if there is none.
+    fn resolve(&self, name: &str) -> Result<ToolId, ToolError> {
+        self.registry().resolve(name)
+    }
+    /// [`ToolHost::invoke`] of a resolved tool: the same checks and result, without the
+    /// name lookups. The default looks the name up again.
+    fn invoke_id(&self, id: ToolId, params: &Value, timeout_ms: Option<u64>) -> ToolResult {
+        self.invoke(id.name, params, timeout_ms)
+    }
     /// Runs calls in parallel; results in the order of `calls`.
     fn batch(&self, calls: &[(String, Value)]) -> Vec<ToolResult>;
 }

@@ -19,7 +19,7 @@ use quick_check::Verdict;
 
 #[path = "quick_check.rs"]
 mod quick_check;
-use super::{Tool, ToolContext, ToolError, ToolErrorKind, ToolResult, ToolSpec};
+use super::{Tool, ToolContext, ToolError, ToolErrorKind, ToolId, ToolResult, ToolSpec};
 
 /// Most names [`Registry::suggest`] returns.
 const MAX_SUGGESTIONS: usize = 3;
@@ -256,6 +256,64 @@ impl Registry {
     /// The entry of `name`.
     fn entry(&self, name: &str) -> Option<&Entry> {
         self.position(name).ok().map(|i| &self.entries[i])
+    }
+}
+
+/// Tools resolved once ([`ToolId`]): the hot path of a tool object in Lua, and of hosts that
+/// keep per-tool settings by index.
+impl Registry {
+    /// The id of `name`, for repeated calls: valid until the next registration, and still
+    /// naming the tool after it (see [`ToolId`]).
+    pub fn id(&self, name: &str) -> Option<ToolId> {
+        let index = self.position(name).ok()?;
+        Some(ToolId {
+            index,
+            name: self.entries[index].name,
+        })
+    }
+
+    /// [`Registry::id`], or the UnknownTool error naming the closest matches.
+    pub fn resolve(&self, name: &str) -> Result<ToolId, ToolError> {
+        self.id(name).ok_or_else(|| self.unknown(name))
+    }
+
+    /// The ids of every tool, in the order of their indexes (by name).
+    pub fn ids(&self) -> impl Iterator<Item = ToolId> + '_ {
+        self.entries.iter().enumerate().map(|(index, e)| ToolId {
+            index,
+            name: e.name,
+        })
+    }
+
+    /// Whether `id` is in the place it says in this registry, so that
+    /// [`ToolId::index`] may index per-tool settings built from [`Registry::ids`].
+    pub fn holds(&self, id: ToolId) -> bool {
+        self.entry_at(id).is_some()
+    }
+
+    /// The tool of `id`.
+    pub fn get_id(&self, id: ToolId) -> Option<&Arc<dyn Tool>> {
+        self.entry_of(id).map(|e| &e.tool)
+    }
+
+    /// [`Registry::validate`] of a resolved tool; the tool, to run, if `params` are valid.
+    pub fn validate_id(&self, id: ToolId, params: &Value) -> Result<&Arc<dyn Tool>, ToolError> {
+        let entry = self.entry_of(id).ok_or_else(|| self.unknown(id.name))?;
+        check(entry, params)?;
+        Ok(&entry.tool)
+    }
+
+    /// The entry of `id` if it is in the place the id says: one comparison of name
+    /// pointers, no search.
+    fn entry_at(&self, id: ToolId) -> Option<&Entry> {
+        self.entries
+            .get(id.index)
+            .filter(|e| std::ptr::eq(e.name, id.name))
+    }
+
+    /// The entry of `id`: in its place, else found by name.
+    fn entry_of(&self, id: ToolId) -> Option<&Entry> {
+        self.entry_at(id).or_else(|| self.entry(id.name))
     }
 }
 

@@ -385,3 +385,57 @@ fn search_empty_query_lists_all_and_limit_applies() {
         }
     }
 }
+
+#[test]
+fn ids_resolve_once_and_survive_later_registrations() {
+    let mut r = registry();
+    let calc = r.id("calculator").expect("registered");
+    assert_eq!(calc.name(), "calculator");
+    assert_eq!(r.resolve("calculator"), Ok(calc));
+    assert_eq!(
+        r.resolve("calculater").unwrap_err(),
+        ToolError::new(
+            ToolErrorKind::UnknownTool,
+            "unknown tool `calculater`; did you mean `calculator` or `hash-calculator`?"
+        )
+    );
+    assert_eq!(r.id("nope"), None);
+    // `ids` follows the indexes, by name.
+    let names: Vec<&str> = r.ids().map(|id| id.name()).collect();
+    let listed: Vec<&str> = r.list(None).iter().map(|s| s.name).collect();
+    assert_eq!(names, listed);
+    assert!(r
+        .ids()
+        .enumerate()
+        .all(|(i, id)| id.index() == i && r.holds(id)));
+    // Validation and the tool through the id, as through the name.
+    let tool = r.validate_id(calc, &json!({"input": "1"})).expect("valid");
+    assert_eq!(tool.spec().name, "calculator");
+    assert_eq!(
+        r.validate_id(calc, &json!({"input": 1})).err(),
+        r.validate("calculator", &json!({"input": 1})).err()
+    );
+    // A registration sorted before it moves calculator: the old id still names it.
+    r.register(fake("add", "utility", "Adds.", json!({})))
+        .expect("registers");
+    assert!(!r.holds(calc));
+    assert_eq!(r.get_id(calc).map(|t| t.spec().name), Some("calculator"));
+    assert!(r.validate_id(calc, &json!({"input": "1"})).is_ok());
+    let moved = r.id("calculator").expect("registered");
+    assert_eq!(moved.index(), calc.index() + 1);
+    assert!(r.holds(moved));
+    // An id from another registry names its tool too, or no tool.
+    let other = registry();
+    assert_eq!(
+        other.get_id(r.id("add").unwrap()).map(|t| t.spec().name),
+        None
+    );
+    assert_eq!(
+        other
+            .validate_id(r.id("add").unwrap(), &json!({}))
+            .err()
+            .map(|e| e.kind),
+        Some(ToolErrorKind::UnknownTool)
+    );
+    assert!(other.validate_id(moved, &json!({"input": "1"})).is_ok());
+}

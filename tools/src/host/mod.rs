@@ -1,34 +1,52 @@
 //! [`Host`]: the [`ToolHost`] that runs tools with the policy, the result cache, timeouts
 //! and parallel batches.
 //!
-//! One call, [`ToolHost::invoke`], goes:
-//! 1. the parameters' serialized size against [`HostConfig::max_params_bytes`] (TooLarge),
-//!    counted without building the string;
-//! 2. [`Registry::validate`]: UnknownTool with suggestions, or InvalidParams naming the
-//!    parameter;
-//! 3. for a cacheable tool, the cache (time read from the system clock here, as core
-//!    takes it as an input);
+//! One call, [`ToolHost::invoke`] (or [`ToolHost::invoke_id`], for a tool resolved once,
+//! without the name lookup), goes:
+//! 1. the parameters' serialized size against [`HostConfig::max_params_bytes`] (TooLarge):
+//!    a quick upper bound first, and only when that passes the limit the exact count
+//!    (without building the string);
+//! 2. validation: a quick check for simple schemas (see the `schema` module), and
+//!    [`Registry::validate_id`] when that does not accept them: UnknownTool with
+//!    suggestions, or InvalidParams naming the parameter;
+//! 3. for a cacheable tool worth caching (below), the cache (time read from the system
+//!    clock here, as core takes it as an input);
 //! 4. the run: a tool that does not block (`blocking: false`, pure computation) runs on
 //!    the caller's thread with no timeout, which keeps the fast path free of thread hops
 //!    and allocations; a blocking tool runs on the worker pool with its timeout (the
 //!    `timeout_ms` given, else [`HostConfig::tool_timeouts_ms`], else
-//!    [`HostConfig::default_timeout_ms`]). On timeout the caller gets Timeout at once and
-//!    the call is abandoned (see the pool). A panic becomes Internal either way;
-//! 5. a success of a cacheable tool is stored in the cache.
+//!    [`HostConfig::default_timeout_ms`], settled per tool when the host is built). On
+//!    timeout the caller gets Timeout at once and the call is abandoned (see the pool). A
+//!    panic becomes Internal either way;
+//! 5. a success of a cacheable tool worth caching is stored in the cache.
+//!
+//! A cacheable tool is worth caching when its calls cost [`CACHE_PAYS_AFTER`] or more on
+//! average: a calculator call costs less than the cache's own key and lock. The average
+//! is a moving one (each sample weighs 1/8) of samples capped at [`SAMPLE_CAP`], so one
+//! call slowed by preemption lifts a cheap tool's average by the threshold at most, and the
+//! next samples bring it back. It is fed by
+//! the first [`TIME_ALL_FIRST`] calls, by every call while the tool is worth caching, and
+//! otherwise by one call in [`TIME_ONE_IN`], so that a cheap tool's calls do not all pay
+//! two clock reads.
 
+mod cost;
 mod pool;
+mod schema;
 #[cfg(test)]
 mod tests;
 
+use cost::CostMeter;
+pub use cost::{CACHE_PAYS_AFTER, SAMPLE_CAP, TIME_ALL_FIRST, TIME_ONE_IN};
 use llmspell_core::time::Timestamp;
 use llmspell_core::tools::cache::{CacheConfig, ToolCache};
 use llmspell_core::tools::{
-    Policy, Registry, ToolError, ToolErrorKind, ToolHost, ToolHostRef, ToolResult,
+    Policy, Registry, ToolError, ToolErrorKind, ToolHost, ToolHostRef, ToolId, ToolResult,
 };
 use pool::Pool;
+use schema::FastSchema;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -74,53 +92,54 @@ pub struct Host {
     registry: Registry,
     policy: Arc<Policy>,
     cache: Option<Mutex<ToolCache>>,
-    default_timeout_ms: u64,
     tool_timeouts_ms: HashMap<String, u64>,
+    default_timeout_ms: u64,
     max_params_bytes: usize,
     workers: usize,
     pool: Pool,
-    /// Cacheable tools by name, with a moving average of their calls' cost in nanoseconds
-    /// (`u64::MAX` until the first call). A calculator call costs less than the cache's own
-    /// key and lock, so the cache is consulted only for tools whose average call takes
-    /// [`CACHE_PAYS_AFTER`] or more; one call slowed by preemption does not tip it.
-    worth_caching: HashMap<&'static str, AtomicU64>,
+    /// Per tool, by [`ToolId::index`] (the registry never changes once the host owns it).
+    tools: Vec<PerTool>,
 }
 
-/// A call this long makes its tool worth caching.
-pub const CACHE_PAYS_AFTER: std::time::Duration = std::time::Duration::from_micros(20);
-/// No call of the tool has finished yet.
-const UNSEEN: u64 = u64::MAX;
-
-/// The next moving average of a tool's call cost: the first real sample replaces
-/// [`UNSEEN`] after a warm-up call; then each sample weighs 1/8.
-fn next_average(old: u64, sample_ns: u64) -> u64 {
-    if old == UNSEEN {
-        // The first call pays for warm-up (lazy schema, first allocations): not judged.
-        return 0;
-    }
-    old - old / 8 + sample_ns / 8
+/// What the host settles for each tool when it is built.
+struct PerTool {
+    /// The timeout of a blocking call without an explicit one.
+    timeout: Duration,
+    /// For a cacheable tool, with the cache on: what its calls cost.
+    cost: Option<CostMeter>,
+    /// The quick check of its parameters, compiled on its first call; `None` inside if its
+    /// schema is not of the simple kind (see the `schema` module).
+    fast: OnceLock<Option<FastSchema>>,
 }
 
 impl Host {
     /// A host for `registry`. Starts no thread: workers start with the first blocking call.
     pub fn new(registry: Registry, config: HostConfig) -> Host {
         let workers = config.workers.max(1);
-        let worth_caching = registry
-            .list(None)
-            .into_iter()
-            .filter(|spec| spec.cacheable)
-            .map(|spec| (spec.name, AtomicU64::new(UNSEEN)))
+        let cache_enabled = config.cache.enabled;
+        let tools = registry
+            .ids()
+            .map(|id| {
+                let cacheable = registry.get_id(id).is_some_and(|t| t.spec().cacheable);
+                let ms = config
+                    .tool_timeouts_ms
+                    .get(id.name())
+                    .copied()
+                    .unwrap_or(config.default_timeout_ms);
+                PerTool {
+                    timeout: Duration::from_millis(ms),
+                    cost: (cacheable && cache_enabled).then(CostMeter::new),
+                    fast: OnceLock::new(),
+                }
+            })
             .collect();
         Host {
-            worth_caching,
+            tools,
             registry,
             policy: Arc::new(config.policy),
-            cache: config
-                .cache
-                .enabled
-                .then(|| Mutex::new(ToolCache::new(config.cache))),
-            default_timeout_ms: config.default_timeout_ms,
+            cache: cache_enabled.then(|| Mutex::new(ToolCache::new(config.cache))),
             tool_timeouts_ms: config.tool_timeouts_ms,
+            default_timeout_ms: config.default_timeout_ms,
             max_params_bytes: config.max_params_bytes,
             workers,
             pool: Pool::new(workers, DEFAULT_MAX_ABANDONED),
@@ -157,7 +176,59 @@ impl Host {
         Duration::from_millis(ms)
     }
 
+    /// Validates and runs `id`, a tool of this host's registry: steps 2 to 5 of the
+    /// module docs.
+    fn run(&self, id: ToolId, params: &Value, timeout_ms: Option<u64>) -> ToolResult {
+        let per = &self.tools[id.index()];
+        let tool = match self.registry.get_id(id) {
+            Some(tool)
+                if per
+                    .fast
+                    .get_or_init(|| FastSchema::compile(&tool.spec().parameters))
+                    .as_ref()
+                    .is_some_and(|fast| fast.accepts(params)) =>
+            {
+                tool
+            }
+            // Refused, or not simple: the registry decides, and names the parameter.
+            _ => self.registry.validate_id(id, params)?,
+        };
+        let meter = per.cost.as_ref();
+        let worth = meter.is_some_and(CostMeter::worth_caching);
+        if worth {
+            let name = id.name();
+            if let Some(Some(hit)) = self.cache_op(|cache, now| cache.get(now, name, params)) {
+                return Ok(hit);
+            }
+        }
+        let timed = meter.filter(|m| m.time_this_call(worth));
+        let started = timed.map(|_| std::time::Instant::now());
+        let result = if tool.spec().blocking {
+            let timeout = timeout_ms.map_or(per.timeout, Duration::from_millis);
+            let policy = Arc::clone(&self.policy);
+            self.pool
+                .run(Arc::clone(tool), params.clone(), policy, timeout)
+        } else {
+            pool::run_caught(tool.as_ref(), params, &self.policy)
+        };
+        if let (Some(meter), Some(started)) = (timed, started) {
+            meter.record(started.elapsed());
+        }
+        if let (Some(meter), Ok(output)) = (meter, &result) {
+            if meter.worth_caching() {
+                let name = id.name();
+                self.cache_op(|cache, now| cache.put(now, name, params, output));
+            }
+        }
+        result
+    }
+
+    /// TooLarge if `params`, serialized as JSON, would pass the limit: a quick upper bound
+    /// first, and the exact count only when the bound passes the limit.
     fn check_size(&self, params: &Value) -> Result<(), ToolError> {
+        if size_bound(params, self.max_params_bytes) <= self.max_params_bytes {
+            return Ok(());
+        }
         let mut counter = SizeCounter {
             bytes: 0,
             limit: self.max_params_bytes,
@@ -197,6 +268,41 @@ impl Host {
     }
 }
 
+/// At least the length of `value` serialized as compact JSON, or some number past `limit`
+/// (the walk stops there). Strings count 6 bytes a byte (`\u001f`), numbers 24 (the
+/// longest `i64`, `u64` or shortest `f64` form is 23).
+fn size_bound(value: &Value, limit: usize) -> usize {
+    fn walk(value: &Value, total: &mut usize, limit: usize) {
+        match value {
+            Value::Null | Value::Bool(_) => *total += 5,
+            Value::Number(_) => *total += 24,
+            Value::String(s) => *total += 2 + 6 * s.len(),
+            Value::Array(items) => {
+                *total += 2 + items.len();
+                for item in items {
+                    if *total > limit {
+                        return;
+                    }
+                    walk(item, total, limit);
+                }
+            }
+            Value::Object(map) => {
+                *total += 2 + map.len();
+                for (key, item) in map {
+                    if *total > limit {
+                        return;
+                    }
+                    *total += 3 + 6 * key.len();
+                    walk(item, total, limit);
+                }
+            }
+        }
+    }
+    let mut total = 0;
+    walk(value, &mut total, limit);
+    total
+}
+
 /// Counts serialized bytes, failing past the limit so a huge value stops early.
 struct SizeCounter {
     bytes: usize,
@@ -224,47 +330,23 @@ impl ToolHost for Host {
 
     fn invoke(&self, name: &str, params: &Value, timeout_ms: Option<u64>) -> ToolResult {
         self.check_size(params)?;
-        self.registry.validate(name, params)?;
-        let Some(tool) = self.registry.get(name) else {
-            // validate knows every name get knows; this is for a registry that disagrees.
-            return Err(self.registry.info(name).err().unwrap_or_else(|| {
-                ToolError::new(ToolErrorKind::UnknownTool, format!("no tool named {name}"))
-            }));
-        };
-        let spec = tool.spec();
-        let worth = self
-            .worth_caching
-            .get(name)
-            .filter(|_| self.cache.is_some());
-        let threshold = CACHE_PAYS_AFTER.as_nanos() as u64;
-        let cached = worth.is_some_and(|w| {
-            let avg = w.load(Ordering::Relaxed);
-            avg != UNSEEN && avg >= threshold
-        });
-        if cached {
-            if let Some(Some(hit)) = self.cache_op(|cache, now| cache.get(now, name, params)) {
-                return Ok(hit);
-            }
-        }
-        let started = worth.map(|_| std::time::Instant::now());
-        let result = if spec.blocking {
-            let timeout = self.timeout_for(name, timeout_ms);
-            let policy = Arc::clone(&self.policy);
-            self.pool
-                .run(Arc::clone(tool), params.clone(), policy, timeout)
+        let id = self.registry.resolve(name)?;
+        self.run(id, params, timeout_ms)
+    }
+
+    fn resolve(&self, name: &str) -> Result<ToolId, ToolError> {
+        self.registry.resolve(name)
+    }
+
+    fn invoke_id(&self, id: ToolId, params: &Value, timeout_ms: Option<u64>) -> ToolResult {
+        self.check_size(params)?;
+        // An id from another registry names its tool; here it is looked up by name.
+        let id = if self.registry.holds(id) {
+            id
         } else {
-            pool::run_caught(tool.as_ref(), params, &self.policy)
+            self.registry.resolve(id.name())?
         };
-        if let (Some(worth), Some(started), Ok(output)) = (worth, started, &result) {
-            let sample = started.elapsed().as_nanos().min(u64::MAX as u128 / 2) as u64;
-            // A lost race between two updates loses one sample: harmless for an average.
-            let avg = next_average(worth.load(Ordering::Relaxed), sample);
-            worth.store(avg, Ordering::Relaxed);
-            if avg >= threshold {
-                self.cache_op(|cache, now| cache.put(now, name, params, output));
-            }
-        }
-        result
+        self.run(id, params, timeout_ms)
     }
 
     fn batch(&self, calls: &[(String, Value)]) -> Vec<ToolResult> {

@@ -210,3 +210,54 @@ fn calls_run_in_parallel_up_to_the_worker_count() {
         assert!(caller.join().unwrap().is_ok());
     }
 }
+
+#[test]
+fn the_size_bound_is_never_below_the_serialized_size() {
+    let values = [
+        json!(null),
+        json!(true),
+        json!(-9_223_372_036_854_775_808_i64),
+        json!(u64::MAX),
+        json!(-1.797_693_134_862_315_7e308),
+        json!(5e-324),
+        json!(""),
+        json!("\u{0}\u{1f}\"\\\n\t"),
+        json!("h\u{e9}llo \u{1f600}"),
+        json!([]),
+        json!({}),
+        json!([1, [2, [3, {"a": null}]], "x"]),
+        json!({"\u{1}key": {"nested": [1.5, -2, "\u{7f}"]}, "b": false}),
+    ];
+    for value in values {
+        let exact = serde_json::to_string(&value).unwrap().len();
+        let bound = super::size_bound(&value, usize::MAX);
+        assert!(bound >= exact, "{value}: bound {bound} < {exact}");
+    }
+    // Past the limit it stops early, and says so.
+    let big = json!(vec!["x".repeat(100); 1000]);
+    assert!(super::size_bound(&big, 500) > 500);
+}
+
+#[test]
+fn cost_is_timed_on_early_calls_then_one_in_sixteen_unless_worth_caching() {
+    let meter = super::cost::CostMeter::new();
+    let timed: Vec<bool> = (0..64).map(|_| meter.time_this_call(false)).collect();
+    assert!(timed[..16].iter().all(|&t| t));
+    let later: Vec<usize> = (16..64).filter(|&i| timed[i]).collect();
+    assert_eq!(later, [16, 32, 48]);
+    assert!((64..80).all(|_| meter.time_this_call(true)));
+    assert!(!meter.worth_caching());
+    meter.record(Duration::from_millis(1)); // warm-up: not judged
+    assert!(!meter.worth_caching());
+    // One slow call (a preemption, or a slow tool) makes it worth caching ...
+    meter.record(Duration::from_millis(50));
+    assert!(meter.worth_caching());
+    // ... and, capped, one fast call after it undoes that, unless calls stay slow.
+    meter.record(Duration::from_micros(1));
+    assert!(!meter.worth_caching());
+    for _ in 0..3 {
+        meter.record(Duration::from_millis(50));
+    }
+    meter.record(Duration::from_micros(1));
+    assert!(meter.worth_caching());
+}

@@ -8,7 +8,7 @@ use serde_json::{json, Value as Json};
 
 use super::*;
 use crate::tools::{
-    Policy, Registry, SecurityLevel, Tool, ToolContext, ToolError, ToolHost, ToolHostRef,
+    Policy, Registry, SecurityLevel, Tool, ToolContext, ToolError, ToolHost, ToolHostRef, ToolId,
     ToolOutput, ToolResult, ToolSpec,
 };
 
@@ -34,7 +34,8 @@ impl Tool for Calculator {
     }
 }
 
-/// `echo`: gives its parameters back as data; panics when asked to.
+/// `echo`: gives its parameters back as data; panics when asked to; with `nest = n`, its
+/// data is `n` arrays, each in the next.
 struct Echo(ToolSpec);
 
 impl Tool for Echo {
@@ -45,6 +46,13 @@ impl Tool for Echo {
     fn invoke(&self, params: &Json, _ctx: &ToolContext<'_>) -> ToolResult {
         if params["panic"] == json!(true) {
             panic!("echo was asked to panic");
+        }
+        if let Some(n) = params["nest"].as_u64() {
+            let data = (0..n).fold(json!("core"), |inner, _| json!([inner]));
+            return Ok(ToolOutput {
+                text: format!("{n} levels"),
+                data,
+            });
         }
         Ok(ToolOutput {
             text: params.to_string(),
@@ -59,6 +67,8 @@ struct FakeHost {
     registry: Registry,
     policy: Policy,
     invokes: AtomicUsize,
+    /// Calls through a resolved id (`tool:execute` resolves its tool once, in `Tool.get`).
+    by_id: AtomicUsize,
     batches: AtomicUsize,
 }
 
@@ -73,6 +83,11 @@ impl ToolHost for FakeHost {
             policy: &self.policy,
         };
         self.registry.invoke(name, params, &ctx)
+    }
+
+    fn invoke_id(&self, id: ToolId, params: &Json, timeout_ms: Option<u64>) -> ToolResult {
+        self.by_id.fetch_add(1, Ordering::Relaxed);
+        self.invoke(id.name(), params, timeout_ms)
     }
 
     fn batch(&self, calls: &[(String, Json)]) -> Vec<ToolResult> {
@@ -126,6 +141,7 @@ fn fake_host() -> Arc<FakeHost> {
         registry,
         policy: Policy::default(),
         invokes: AtomicUsize::new(0),
+        by_id: AtomicUsize::new(0),
         batches: AtomicUsize::new(0),
     })
 }
@@ -193,6 +209,7 @@ fn execute_returns_success_text_and_data() {
     // The guide's loop.
     h.result("for i = 1, 100 do local r = calc:execute({input = i .. ' + ' .. (i+1)}) assert(r.data.result == 2*i + 1) end");
     assert_eq!(host.invokes.load(Ordering::Relaxed), 102);
+    assert_eq!(host.by_id.load(Ordering::Relaxed), 102);
 }
 
 #[test]
@@ -572,4 +589,92 @@ fn tools_api_speed() {
         h.result(code);
     });
     report("engine", &engine);
+}
+
+#[test]
+fn data_too_deep_for_tables_is_a_failed_result() {
+    let host = fake_host();
+    let mut h = harness(&host);
+    h.result("echo = Tool.get('echo')");
+    assert_eq!(
+        out(
+            &mut h,
+            "local d = echo:execute({nest = 100}).data for _ = 1, 100 do d = d[1] end out = d"
+        ),
+        "core"
+    );
+    let too_deep = json!({"success": false, "error": {"kind": "too_large",
+        "message": "JSON nested too deeply to convert to Lua tables"}});
+    assert_eq!(eval(&mut h, "echo:execute({nest = 600})"), too_deep);
+    assert_eq!(
+        eval(&mut h, "Tool.batch{ {'echo', {nest = 600}} }"),
+        json!([too_deep])
+    );
+    // The stack is as it was: the next call works.
+    assert_eq!(eval(&mut h, "echo:execute({n = 1}).data"), json!({"n": 1}));
+}
+
+#[test]
+fn execute_takes_any_first_argument_with_params_and_checks_it_without() {
+    let host = fake_host();
+    let mut h = harness(&host);
+    h.result("calc = Tool.get('calculator') f = calc.execute");
+    // With parameters, the first argument is not looked at; extra arguments are ignored.
+    assert_eq!(eval(&mut h, "f(nil, {input = '2 + 2'}).text"), json!("4"));
+    assert_eq!(
+        eval(&mut h, "calc:execute({input = '2 + 3'}, 'extra', 1).text"),
+        json!("5")
+    );
+    // Without, it must be a tool object (one with the tools' metatable), any tool's.
+    assert_eq!(
+        eval(&mut h, "f(Tool.get('echo')).error.message"),
+        json!("parameter `input` is required")
+    );
+    for call in ["f()", "f({})", "f(setmetatable({}, {}))", "f(42)"] {
+        assert!(
+            h.error(call)
+                .evalue
+                .contains("call execute with a colon: tool:execute(params)"),
+            "{call}"
+        );
+    }
+    // Parameters that are not a table go to the schema.
+    assert_eq!(
+        eval(&mut h, "calc:execute('1 + 1').error.kind"),
+        json!("invalid_params")
+    );
+    // A pcall catches the misuse like any error.
+    assert_eq!(
+        out(&mut h, "local ok = pcall(f) out = tostring(ok)"),
+        "false"
+    );
+}
+
+#[test]
+fn an_execute_kept_past_its_tool_objects_collection_fails_cleanly() {
+    let host = fake_host();
+    let mut h = harness(&host);
+    // The keeper's finalizer is marked first, so it runs after the slot's (Lua finalizes
+    // the newest first): it calls `execute` through a slot already collected. The garbage
+    // is made in one cell and collected in the next, so no stack slot still holds it.
+    h.result(
+        "local keeper = setmetatable({}, {__gc = function(k)
+             late = k.f({}, {input = '1 + 2'})
+         end})
+         keeper.f = Tool.get('calculator').execute",
+    );
+    h.result("collectgarbage() collectgarbage()");
+    assert_eq!(
+        eval(&mut h, "late"),
+        json!({"success": false, "error": {"kind": "internal",
+            "message": "the tool host is gone (the Lua state is closing)"}})
+    );
+    // Other tool objects are unaffected.
+    assert_eq!(
+        eval(
+            &mut h,
+            "Tool.get('calculator'):execute{input = '1 + 2'}.text"
+        ),
+        json!("3")
+    );
 }

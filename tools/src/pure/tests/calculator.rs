@@ -116,8 +116,17 @@ fn bad_syntax_and_unknown_names() {
     let (_, message) = calc_err("sqrt(1, 2)");
     assert_eq!(message, "function `sqrt` takes 1 argument, not 2");
     // print() would write to stderr.
-    let (_, message) = calc_err(r#"print("x", 1)"#);
-    assert!(message.contains("print"), "{message}");
+    for input in [r#"print("x", 1)"#, "1 + print(2)", "p+print"] {
+        let (_, message) = calc_err(input);
+        assert_eq!(message, "unknown function `print`", "{input}");
+    }
+    for input in ["sprint + 1", "x_print", "prin + 1", "pp"] {
+        let (_, message) = calc_err(input);
+        assert!(
+            message.starts_with("unknown variable"),
+            "{input}: {message}"
+        );
+    }
     // ... but a name that merely starts with it is a variable like any other.
     let out = ok(
         &Calculator::new(),
@@ -138,4 +147,84 @@ fn pathological_inputs_are_refused() {
     assert_eq!(kind, ToolErrorKind::InvalidParams);
     let (kind, _) = err(&Calculator::new(), json!({}));
     assert_eq!(kind, ToolErrorKind::InvalidParams);
+}
+
+/// The direct path for `a op b` gives fasteval's value, bit for bit, on every shape it
+/// takes, and leaves the rest to fasteval.
+#[test]
+fn one_operator_between_integers_matches_fasteval() {
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let numbers = [
+        "0",
+        "1",
+        "2",
+        "007",
+        "10",
+        "999999999999999",
+        "123456789012345",
+        "3",
+    ];
+    let spaces = ["", " ", "  "];
+    let pick = |items: &[&'static str], r: u64| items[(r % items.len() as u64) as usize];
+    let mut checked = 0;
+    for _ in 0..20_000 {
+        let a = match next() % 3 {
+            0 => (next() % 100_000).to_string(),
+            _ => pick(&numbers, next()).to_owned(),
+        };
+        let b = match next() % 3 {
+            0 => (next() % 1_000).to_string(),
+            _ => pick(&numbers, next()).to_owned(),
+        };
+        let op = pick(&["+", "-", "*", "/", "%", "^"], next());
+        let input = format!(
+            "{}{a}{}{op}{}{b}{}",
+            pick(&spaces, next()),
+            pick(&spaces, next()),
+            pick(&spaces, next()),
+            pick(&spaces, next())
+        );
+        let direct =
+            crate::pure::calculator::binary(&input).unwrap_or_else(|| panic!("direct: {input:?}"));
+        let slow = crate::pure::calculator::fasteval_only(&input)
+            .unwrap_or_else(|e| panic!("{input:?}: {e}"));
+        assert!(
+            direct.to_bits() == slow.to_bits() || (direct.is_nan() && slow.is_nan()),
+            "{input:?}: {direct} vs {slow}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 20_000);
+    for other in [
+        "1 + 2 + 3",
+        "-1 + 2",
+        "1.5 + 2",
+        "1e3 + 1",
+        "1k + 1",
+        "2 ** 3",
+        "1 +",
+        "+ 1",
+        "1 2 + 3",
+        "1234567890123456 + 1",
+        "1\t+ 2",
+        "(1) + 2",
+        "x + 1",
+        "1 < 2",
+    ] {
+        assert_eq!(crate::pure::calculator::binary(other), None, "{other:?}");
+    }
+    // Through the tool, with the checks after evaluation.
+    assert_eq!(ok(&Calculator::new(), json!({"input": "7 + 8"})).text, "15");
+    assert_eq!(
+        ok(&Calculator::new(), json!({"input": "7 / 2"})).text,
+        "3.5"
+    );
+    assert_eq!(calc_err("1 / 0").1, "division by zero");
+    assert_eq!(calc_err("0 % 0").1, "division by zero");
 }
