@@ -148,12 +148,8 @@ pub fn evaluate(input: &str, variables: Option<&Map<String, Value>>) -> Result<f
     }
 }
 
-/// Parses and evaluates `input`: the commonest shape, one operator between two integers
-/// (`2 + 2`, `10 * 5`), directly, and anything else with fasteval in the thread's slab.
+/// Parses and evaluates `input` in the thread's slab.
 fn eval_raw(input: &str, ns: &mut Namespace<'_>) -> Result<f64, fasteval::Error> {
-    if let Some(value) = binary(input) {
-        return Ok(value);
-    }
     SLAB.with(|slab| {
         // Never borrowed twice: nothing called while it is held evaluates again.
         let mut slab = slab.borrow_mut();
@@ -163,55 +159,6 @@ fn eval_raw(input: &str, ns: &mut Namespace<'_>) -> Result<f64, fasteval::Error>
         };
         let expr = parser.parse(input, &mut slab.ps)?;
         expr.from(&slab.ps).eval(&slab, ns)
-    })
-}
-
-/// `a op b` where `a` and `b` are runs of at most 15 ASCII digits (so exact as `f64`, as
-/// fasteval reads them) and `op` one of `+ - * / % ^`, with spaces around: the value
-/// fasteval gives, which for one operator is that operation on the two `f64`s. `None` for
-/// any other input, which goes to fasteval.
-pub(super) fn binary(input: &str) -> Option<f64> {
-    fn integer(s: &[u8]) -> Option<f64> {
-        if s.is_empty() || s.len() > 15 || !s.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        let n = s.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-        Some(n as f64)
-    }
-    fn trim(s: &[u8]) -> &[u8] {
-        let start = s.iter().position(|&b| b != b' ').unwrap_or(s.len());
-        let end = s.iter().rposition(|&b| b != b' ').map_or(start, |e| e + 1);
-        &s[start..end]
-    }
-    let bytes = input.as_bytes();
-    let at = bytes.iter().position(|b| b"+-*/%^".contains(b))?;
-    let a = integer(trim(&bytes[..at]))?;
-    let b = integer(trim(&bytes[at + 1..]))?;
-    Some(match bytes[at] {
-        b'+' => a + b,
-        b'-' => a - b,
-        b'*' => a * b,
-        b'/' => a / b,
-        b'%' => a % b,
-        _ => a.powf(b),
-    })
-}
-
-/// fasteval alone, without [`binary`], for the tests that compare them.
-#[cfg(test)]
-pub(super) fn fasteval_only(input: &str) -> Result<f64, fasteval::Error> {
-    let mut ns = Namespace {
-        variables: None,
-        arity_error: None,
-    };
-    SLAB.with(|slab| {
-        let mut slab = slab.borrow_mut();
-        let parser = Parser {
-            expr_len_limit: MAX_EXPRESSION,
-            expr_depth_limit: MAX_DEPTH,
-        };
-        let expr = parser.parse(input, &mut slab.ps)?;
-        expr.from(&slab.ps).eval(&slab, &mut ns)
     })
 }
 
