@@ -19,6 +19,9 @@ pub fn builtin_registry() -> Registry {
 }
 
 #[cfg(test)]
+mod schema_tests;
+
+#[cfg(test)]
 mod tests {
     use llmspell_core::tools::Registry;
 

@@ -6,10 +6,12 @@
 //! runs them with timeouts on worker threads, live in the `llmspell-tools` crate.
 
 pub mod cache;
+mod fast_schema;
 pub mod protocol;
 mod registry;
 mod search;
 
+pub use fast_schema::FastSchema;
 pub use registry::Registry;
 
 use serde::{Deserialize, Serialize};

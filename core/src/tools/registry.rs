@@ -1,13 +1,13 @@
 //! The registry: tools by name, list, info, search, validation and direct invocation.
 //!
-//! Tools are kept sorted by name, each with its parameter schema compiled once, when it is
-//! registered. Lookups are binary searches; nothing here allocates on the success path of
+//! Tools are kept sorted by name, each with its parameter schema compiled once (when it is
+//! registered, or when first needed), and its [`FastSchema`] built on its first
+//! validation. Lookups are binary searches; nothing here allocates on the success path of
 //! [`Registry::validate`] and [`Registry::invoke`].
 
 use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::paths::LocationSegment;
@@ -15,11 +15,9 @@ use jsonschema::{ValidationError, Validator};
 use serde_json::Value;
 
 use super::search::{Query, SearchKeys};
-use quick_check::Verdict;
-
-#[path = "quick_check.rs"]
-mod quick_check;
-use super::{Tool, ToolContext, ToolError, ToolErrorKind, ToolId, ToolResult, ToolSpec};
+use super::{
+    FastSchema, Tool, ToolContext, ToolError, ToolErrorKind, ToolId, ToolResult, ToolSpec,
+};
 
 /// Most names [`Registry::suggest`] returns.
 const MAX_SUGGESTIONS: usize = 3;
@@ -31,10 +29,10 @@ struct Entry {
     /// The tool.
     tool: Arc<dyn Tool>,
     /// Its parameter schema, compiled when first needed (see [`Registry::register_lazy`]).
-    validator: std::sync::OnceLock<Result<Validator, String>>,
-    /// Whether a validation was answered by [`quick_check`] instead of compiling: the first
-    /// one may be, later ones compile (see [`check`]).
-    quick_used: AtomicBool,
+    validator: OnceLock<Result<Validator, String>>,
+    /// The quick check of its parameters, built on the first validation; `None` inside if
+    /// the schema is not of the simple kind (see [`FastSchema`]).
+    fast: OnceLock<Option<FastSchema>>,
     /// What search compares queries against.
     keys: SearchKeys,
 }
@@ -61,23 +59,22 @@ impl Registry {
     /// Adds a tool. Fails if the name is taken or not kebab-case, or its schema does not compile.
     pub fn register(&mut self, tool: Arc<dyn Tool>) -> Result<(), String> {
         let compiled = compile(tool.spec())?;
-        self.insert(tool, std::sync::OnceLock::from(Ok(compiled)))
+        self.insert(tool, OnceLock::from(Ok(compiled)))
     }
 
     /// Adds a tool whose schema is compiled when first needed, not now: for the built-in
     /// tools, whose schemas their own tests compile, so that a one-shot command (`llmspell
-    /// tool invoke calculator`) compiles one schema, not twenty, and none at all when its
-    /// parameters are plainly valid (the first validation of such a tool may be answered by
-    /// a walk of the schema that never accepts what jsonschema would refuse; see
-    /// `quick_check`). Fails if the name is taken or not kebab-case.
+    /// tool invoke calculator`) compiles one schema, not twenty, and none at all while its
+    /// parameters are valid and its schema is simple (see [`FastSchema`]). Fails if the
+    /// name is taken or not kebab-case.
     pub fn register_lazy(&mut self, tool: Arc<dyn Tool>) -> Result<(), String> {
-        self.insert(tool, std::sync::OnceLock::new())
+        self.insert(tool, OnceLock::new())
     }
 
     fn insert(
         &mut self,
         tool: Arc<dyn Tool>,
-        validator: std::sync::OnceLock<Result<Validator, String>>,
+        validator: OnceLock<Result<Validator, String>>,
     ) -> Result<(), String> {
         let spec = tool.spec();
         let name = spec.name;
@@ -98,7 +95,7 @@ impl Registry {
                 name,
                 tool,
                 validator,
-                quick_used: AtomicBool::new(false),
+                fast: OnceLock::new(),
                 keys,
             },
         );
@@ -376,17 +373,18 @@ fn is_draft7_equivalent(schema: &Value, depth: usize) -> bool {
     })
 }
 
-/// Validates `params` against the entry's schema.
+/// Validates `params` against the entry's schema: every path ([`Registry::validate`],
+/// [`Registry::validate_id`], [`Registry::invoke`]) comes here.
 ///
-/// The first validation of a schema not compiled yet tries [`quick_check`]: parameters it
-/// finds valid are valid for jsonschema too, and need no compile. Anything else, and every
-/// later validation, goes through the compiled schema, so a long-running process pays the
-/// compile once and then validates at jsonschema's speed.
+/// The entry's [`FastSchema`], if its schema is simple, answers first: what it accepts
+/// jsonschema accepts too, so a valid call needs no compiled schema. What it refuses, and
+/// every call of a tool whose schema is not simple, goes to jsonschema (compiled on first
+/// need), which decides and writes the error naming the parameter.
 fn check(entry: &Entry, params: &Value) -> Result<(), ToolError> {
-    if entry.validator.get().is_none()
-        && !entry.quick_used.swap(true, Ordering::Relaxed)
-        && quick_check::check(&entry.tool.spec().parameters, params) == Verdict::Valid
-    {
+    let fast = entry
+        .fast
+        .get_or_init(|| FastSchema::compile(&entry.tool.spec().parameters));
+    if fast.as_ref().is_some_and(|fast| fast.accepts(params)) {
         return Ok(());
     }
     let validator = match entry.validator.get_or_init(|| compile(entry.tool.spec())) {

@@ -1,6 +1,6 @@
 //! Compiling parameter schemas as Draft 7 where that means the same as Draft 2020-12: which
 //! schemas qualify, and that both drafts then give the same answers and the same errors;
-//! and when a lazily registered schema gets compiled at all.
+//! and when a lazily registered schema gets compiled at all (see [`FastSchema`]).
 
 use super::super::{Policy, SecurityLevel, ToolOutput};
 use super::*;
@@ -48,21 +48,24 @@ fn compiled(r: &Registry, name: &str) -> bool {
 }
 
 #[test]
-fn a_lazy_schema_is_compiled_only_when_the_quick_check_cannot_answer_or_has_answered() {
+fn a_lazy_schema_is_compiled_only_when_its_fast_schema_refuses_or_has_none() {
     let mut r = Registry::new();
     for name in ["one", "two", "three"] {
         r.register_lazy(echo(name, input_schema())).unwrap();
     }
+    let pattern = json!({"type": "object", "properties": {"input": {"pattern": "^a"}}});
+    r.register_lazy(echo("not-simple", pattern)).unwrap();
     r.register(echo("eager", input_schema())).unwrap();
     assert!(compiled(&r, "eager"));
 
-    // Plainly valid on the first call: no compile. The second call compiles.
+    // Valid calls of a simple schema never compile it, through any path.
     assert_eq!(r.validate("one", &json!({"input": "x"})), Ok(()));
-    assert!(!compiled(&r, "one"));
     assert_eq!(r.validate("one", &json!({"input": "y"})), Ok(()));
-    assert!(compiled(&r, "one"));
+    let id = r.id("one").unwrap();
+    assert!(r.validate_id(id, &json!({"input": "z"})).is_ok());
+    assert!(!compiled(&r, "one"));
 
-    // Invalid on the first call: compiled, and jsonschema's message as always.
+    // Invalid: compiled, and jsonschema's message as always.
     let err = r.validate("two", &json!({"input": 42})).unwrap_err();
     assert_eq!(err.kind, ToolErrorKind::InvalidParams);
     assert_eq!(
@@ -70,14 +73,28 @@ fn a_lazy_schema_is_compiled_only_when_the_quick_check_cannot_answer_or_has_answ
         "parameter `input`: 42 is not of type \"string\""
     );
     assert!(compiled(&r, "two"));
+    // Later valid calls still pass, and later invalid ones are still described.
+    assert_eq!(r.validate("two", &json!({"input": "x"})), Ok(()));
+    let err = r
+        .validate("two", &json!({"input": "x", "more": 1}))
+        .unwrap_err();
+    assert_eq!(err.kind, ToolErrorKind::InvalidParams);
 
-    // Through invoke too: the tool runs on quick-checked parameters, not on bad ones.
+    // Through invoke too: the tool runs on checked parameters, not on bad ones.
     let policy = Policy::default();
     let ctx = ToolContext { policy: &policy };
     assert!(r.invoke("three", &json!({"input": "z"}), &ctx).is_ok());
     assert!(!compiled(&r, "three"));
     let err = r.invoke("three", &json!({}), &ctx).unwrap_err();
     assert_eq!(err.message, "parameter `input` is required");
+
+    // A schema beyond the fast subset is compiled on its first call, valid or not.
+    assert_eq!(r.validate("not-simple", &json!({"input": "ab"})), Ok(()));
+    assert!(compiled(&r, "not-simple"));
+    let err = r
+        .validate("not-simple", &json!({"input": "b"}))
+        .unwrap_err();
+    assert!(err.message.starts_with("parameter `input`: "), "{err:?}");
 }
 
 /// Schemas made only of keywords that mean the same in both drafts.

@@ -6,9 +6,9 @@
 //! 1. the parameters' serialized size against [`HostConfig::max_params_bytes`] (TooLarge):
 //!    a quick upper bound first, and only when that passes the limit the exact count
 //!    (without building the string);
-//! 2. validation: a quick check for simple schemas (see the `schema` module), and
-//!    [`Registry::validate_id`] when that does not accept them: UnknownTool with
-//!    suggestions, or InvalidParams naming the parameter;
+//! 2. validation by [`Registry::validate_id`] (a quick check for simple schemas, see
+//!    [`llmspell_core::tools::FastSchema`], then jsonschema for what that refuses):
+//!    UnknownTool with suggestions, or InvalidParams naming the parameter;
 //! 3. for a cacheable tool worth caching (below), the cache (time read from the system
 //!    clock here, as core takes it as an input);
 //! 4. the run: a tool that does not block (`blocking: false`, pure computation) runs on
@@ -31,7 +31,6 @@
 
 mod cost;
 mod pool;
-mod schema;
 #[cfg(test)]
 mod tests;
 
@@ -43,7 +42,6 @@ use llmspell_core::tools::{
     Policy, Registry, ToolError, ToolErrorKind, ToolHost, ToolHostRef, ToolId, ToolResult,
 };
 use pool::Pool;
-use schema::FastSchema;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -107,9 +105,6 @@ struct PerTool {
     timeout: Duration,
     /// For a cacheable tool, with the cache on: what its calls cost.
     cost: Option<CostMeter>,
-    /// The quick check of its parameters, compiled on its first call; `None` inside if its
-    /// schema is not of the simple kind (see the `schema` module).
-    fast: OnceLock<Option<FastSchema>>,
 }
 
 impl Host {
@@ -129,7 +124,6 @@ impl Host {
                 PerTool {
                     timeout: Duration::from_millis(ms),
                     cost: (cacheable && cache_enabled).then(CostMeter::new),
-                    fast: OnceLock::new(),
                 }
             })
             .collect();
@@ -180,19 +174,7 @@ impl Host {
     /// module docs.
     fn run(&self, id: ToolId, params: &Value, timeout_ms: Option<u64>) -> ToolResult {
         let per = &self.tools[id.index()];
-        let tool = match self.registry.get_id(id) {
-            Some(tool)
-                if per
-                    .fast
-                    .get_or_init(|| FastSchema::compile(&tool.spec().parameters))
-                    .as_ref()
-                    .is_some_and(|fast| fast.accepts(params)) =>
-            {
-                tool
-            }
-            // Refused, or not simple: the registry decides, and names the parameter.
-            _ => self.registry.validate_id(id, params)?,
-        };
+        let tool = self.registry.validate_id(id, params)?;
         let meter = per.cost.as_ref();
         let worth = meter.is_some_and(CostMeter::worth_caching);
         if worth {

@@ -1,22 +1,5 @@
-//! A quick validity check for simple parameter schemas, in front of the registry's
-//! jsonschema validation.
-//!
-//! [`FastSchema::compile`] reads a tool's parameter schema and gives `None` unless every
-//! keyword in it is one of those below, each in the plain form the built-in tools use:
-//! `type` (a name or a list of names), `properties`, `required`, `additionalProperties`
-//! (`true`, `false` or a schema), `items` (a schema), `enum` (of strings), `minLength`,
-//! `maxLength`, `minItems`, `maxItems`, `minimum` and `maximum` (integers within 2^53), and
-//! the annotations `description`, `title`, `default`, `examples` and `$comment`. A schema
-//! with anything else (`pattern`, `format`, `$ref`, `if`, `$schema`, ...) keeps going
-//! through jsonschema alone.
-//!
-//! [`FastSchema::accepts`] answers as jsonschema does (draft 2020-12) for those keywords:
-//! lengths count characters, an integer is any number without a fraction (`2.0` too), and
-//! `number` takes integers. It is a filter, not a judge: when it accepts, the call goes
-//! on without jsonschema; when it refuses, the host asks the registry, whose error names
-//! the parameter, and which stays the authority. So the common, valid call costs a walk of
-//! the parameters, and a tool's jsonschema validator is compiled only when some call of it
-//! is invalid.
+//! [`FastSchema`]: a quick, exact check of parameters for simple schemas, in front of the
+//! registry's jsonschema validation.
 
 use serde_json::{Map, Value};
 
@@ -32,13 +15,37 @@ const ANY: u8 = 127;
 /// Bounds `minimum` and `maximum` may have: every integer within it is exact as an `f64`.
 const EXACT: i64 = 1 << 53;
 
-/// A compiled schema of the supported subset.
+/// Deepest schema nesting compiled; deeper schemas are left to jsonschema.
+const MAX_DEPTH: usize = 32;
+
+/// A parameter schema of a simple subset, compiled for a quick, exact check.
+/// [`FastSchema::compile`] reads a tool's parameter schema and gives `None` unless every
+/// keyword in it is one of those below, each in the plain form the built-in tools use:
+/// `type` (a name or a list of names), `properties`, `required`, `additionalProperties`
+/// (`true`, `false` or a schema), `items` (a schema), `enum` (of strings), `const` (a
+/// string), `minLength`, `maxLength`, `minItems`, `maxItems`, `minimum` and `maximum`
+/// (integers within 2^53), the combinators `allOf`, `anyOf`, `oneOf` (non-empty lists),
+/// `not`, `if`/`then`/`else`, and the annotations `description`, `title`, `$comment`
+/// (strings), `default` and `examples` (a list). A schema with anything else (`pattern`,
+/// `format`, `$ref`, `$schema`, a boolean subschema, nesting deeper than 32, ...) keeps
+/// going through jsonschema alone.
+///
+/// [`FastSchema::accepts`] answers as jsonschema does (Draft 7 and 2020-12 agree on these
+/// keywords): lengths count characters, an integer is any number without a fraction (`2.0`
+/// too), and `number` takes integers. Because each keyword is answered exactly, the
+/// combinators are too. The registry uses it as a filter, not a judge: when it accepts,
+/// the call goes on without jsonschema; when it refuses, jsonschema decides and writes the
+/// error, naming the parameter. So a valid call costs a walk of the parameters, and a
+/// tool's jsonschema validator is compiled only when some call of it is refused here, or
+/// its schema is not of this kind.
 #[derive(Debug, Default)]
-pub(crate) struct FastSchema {
+pub struct FastSchema {
     /// The types allowed, as bits (`NUMBER` takes integers too).
     types: u8,
     /// `enum`: the strings allowed.
     strings: Option<Vec<String>>,
+    /// `const`: the one string allowed.
+    constant: Option<String>,
     /// `minLength`, `maxLength`, in characters.
     length: (Option<u64>, Option<u64>),
     /// `minimum`, `maximum`.
@@ -53,6 +60,27 @@ pub(crate) struct FastSchema {
     required: Vec<String>,
     /// `additionalProperties`: `None` for `true` or absent.
     additional: Option<Additional>,
+    /// `allOf`, `anyOf`, `oneOf`, `not`, `if`: what the value must also satisfy.
+    combinators: Vec<Combinator>,
+}
+
+/// A combinator of subschemas.
+#[derive(Debug)]
+enum Combinator {
+    /// `allOf`: all of them.
+    All(Vec<FastSchema>),
+    /// `anyOf`: one or more.
+    Any(Vec<FastSchema>),
+    /// `oneOf`: exactly one.
+    One(Vec<FastSchema>),
+    /// `not`: not this one.
+    Not(Box<FastSchema>),
+    /// `if`: `then` where `condition` holds, else `otherwise`; absent ones hold.
+    If {
+        condition: Box<FastSchema>,
+        then: Option<Box<FastSchema>>,
+        otherwise: Option<Box<FastSchema>>,
+    },
 }
 
 /// What `additionalProperties` asks of properties not in `properties`.
@@ -66,19 +94,40 @@ enum Additional {
 
 impl FastSchema {
     /// The fast form of `schema`, if it keeps to the supported subset.
-    pub(crate) fn compile(schema: &Value) -> Option<FastSchema> {
+    pub fn compile(schema: &Value) -> Option<FastSchema> {
+        FastSchema::compile_at(schema, 0)
+    }
+
+    fn compile_at(schema: &Value, depth: usize) -> Option<FastSchema> {
         let Value::Object(map) = schema else {
             return None;
+        };
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        let sub = |value: &Value| FastSchema::compile_at(value, depth + 1);
+        let boxed = |value: &Value| sub(value).map(Box::new);
+        let list = |value: &Value| match value {
+            Value::Array(subs) if !subs.is_empty() => subs.iter().map(sub).collect(),
+            _ => None,
         };
         let mut fast = FastSchema {
             types: ANY,
             ..FastSchema::default()
         };
+        let (mut then, mut otherwise) = (None, None);
         for (keyword, value) in map {
             match keyword.as_str() {
-                "description" | "title" | "default" | "examples" | "$comment" => {}
+                "description" | "title" | "$comment" => {
+                    value.as_str()?;
+                }
+                "examples" => {
+                    value.as_array()?;
+                }
+                "default" => {}
                 "type" => fast.types = types(value)?,
                 "enum" => fast.strings = Some(strings(value, false)?),
+                "const" => fast.constant = Some(value.as_str()?.to_owned()),
                 "required" => fast.required = strings(value, true)?,
                 "minLength" => fast.length.0 = Some(value.as_u64()?),
                 "maxLength" => fast.length.1 = Some(value.as_u64()?),
@@ -86,28 +135,42 @@ impl FastSchema {
                 "maxItems" => fast.count.1 = Some(value.as_u64()?),
                 "minimum" => fast.range.0 = Some(exact_integer(value)?),
                 "maximum" => fast.range.1 = Some(exact_integer(value)?),
-                "items" => fast.items = Some(Box::new(FastSchema::compile(value)?)),
+                "items" => fast.items = Some(boxed(value)?),
                 "properties" => {
                     for (name, schema) in value.as_object()? {
-                        fast.properties
-                            .push((name.clone(), FastSchema::compile(schema)?));
+                        fast.properties.push((name.clone(), sub(schema)?));
                     }
                 }
                 "additionalProperties" => {
                     fast.additional = match value {
                         Value::Bool(true) => None,
                         Value::Bool(false) => Some(Additional::Forbidden),
-                        schema => Some(Additional::Schema(Box::new(FastSchema::compile(schema)?))),
+                        schema => Some(Additional::Schema(boxed(schema)?)),
                     }
                 }
+                "allOf" => fast.combinators.push(Combinator::All(list(value)?)),
+                "anyOf" => fast.combinators.push(Combinator::Any(list(value)?)),
+                "oneOf" => fast.combinators.push(Combinator::One(list(value)?)),
+                "not" => fast.combinators.push(Combinator::Not(boxed(value)?)),
+                // Read with `if` below; without it they assert nothing.
+                "then" => then = Some(boxed(value)?),
+                "else" => otherwise = Some(boxed(value)?),
+                "if" => {}
                 _ => return None,
             }
+        }
+        if let Some(condition) = map.get("if") {
+            fast.combinators.push(Combinator::If {
+                condition: boxed(condition)?,
+                then,
+                otherwise,
+            });
         }
         Some(fast)
     }
 
-    /// Whether `value` is valid (see the module docs).
-    pub(crate) fn accepts(&self, value: &Value) -> bool {
+    /// Whether `value` is valid, exactly as jsonschema would answer.
+    pub fn accepts(&self, value: &Value) -> bool {
         if !self.has_type(value) {
             return false;
         }
@@ -117,13 +180,19 @@ impl FastSchema {
                 _ => return false,
             }
         }
-        match value {
+        if let Some(constant) = &self.constant {
+            if value.as_str() != Some(constant) {
+                return false;
+            }
+        }
+        let own = match value {
             Value::String(s) => within_length(s, self.length),
             Value::Number(n) => self.within_range(n),
             Value::Array(items) => self.accepts_items(items),
             Value::Object(map) => self.accepts_object(map),
             Value::Null | Value::Bool(_) => true,
-        }
+        };
+        own && self.combinators.iter().all(|c| c.accepts(value))
     }
 
     fn has_type(&self, value: &Value) -> bool {
@@ -180,6 +249,25 @@ impl FastSchema {
                 },
             }
         })
+    }
+}
+
+impl Combinator {
+    fn accepts(&self, value: &Value) -> bool {
+        match self {
+            Combinator::All(subs) => subs.iter().all(|s| s.accepts(value)),
+            Combinator::Any(subs) => subs.iter().any(|s| s.accepts(value)),
+            Combinator::One(subs) => subs.iter().filter(|s| s.accepts(value)).take(2).count() == 1,
+            Combinator::Not(sub) => !sub.accepts(value),
+            Combinator::If {
+                condition,
+                then,
+                otherwise,
+            } => match condition.accepts(value) {
+                true => then.as_ref().is_none_or(|s| s.accepts(value)),
+                false => otherwise.as_ref().is_none_or(|s| s.accepts(value)),
+            },
+        }
     }
 }
 
@@ -244,5 +332,5 @@ fn within_length(s: &str, (min, max): (Option<u64>, Option<u64>)) -> bool {
 }
 
 #[cfg(test)]
-#[path = "schema_tests.rs"]
+#[path = "fast_schema_tests.rs"]
 mod tests;
