@@ -29,8 +29,9 @@
 //! 3. Drain [`kernel::Kernel::poll_action`]: send messages (route them to the connection
 //!    named by the identity frame, or fan iopub out to subscribers), hand
 //!    [`engine::EngineRequest`]s to the engine thread, and act on interrupt and shutdown.
-//! 4. Feed every [`engine::EngineEvent`] back through [`kernel::Kernel::handle_engine_event`]
-//!    and drain the actions again.
+//! 4. Feed every report of the engine worker ([`kernel::WorkerEvent`], carrying the
+//!    [`engine::EngineEvent`]s) back through [`kernel::Kernel::handle_worker_event`] and
+//!    drain the actions again.
 //! 5. Drain [`zmtp::Connection::poll_transmit`] and write the bytes to the socket.
 //!
 //! ## Panics
