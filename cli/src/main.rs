@@ -12,6 +12,7 @@
 //!   kernel with `--connect TARGET` or after `kernel connect TARGET` (until
 //!   `kernel disconnect`), over the `tool_request` protocol (docs/protocol.md).
 //! - `stress [--remote TARGET] [--scenario NAME]`: the performance guide's stress tests.
+//! - `dap [--port N]`: a Debug Adapter Protocol server for Lua scripts (docs/debugger.md).
 //!
 //! Configuration: `--config FILE` or `LLMSPELL_CONFIG` (llmspell.toml), with
 //! `LLMSPELL_<SECTION>_<KEY>` overrides; read by the commands that use it (`tool`,
@@ -24,6 +25,7 @@ mod cli;
 mod config;
 mod connfile;
 mod daemon;
+mod dap;
 mod error;
 mod exec;
 mod fsutil;
@@ -59,10 +61,11 @@ fn main() {
     };
     let format = cli.output;
     // The kernel process never writes to stdout, not even its errors.
+    // Nor does the DAP server over stdio, where stdout is the protocol.
     let stdout_allowed = !matches!(
         &cli.command,
         Command::Kernel { command: KernelCommand::Start(s) } if !s.daemon
-    );
+    ) && !matches!(&cli.command, Command::Dap(d) if d.port.is_none());
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -110,5 +113,6 @@ fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Run(args) => exec::run(args, config_path),
         Command::Tool { command } => tool_cmd::run(command, format, config_path, connect),
         Command::Stress(args) => stress::run(args, format, config_path, connect),
+        Command::Dap(args) => dap::run(args, config_path),
     }
 }
