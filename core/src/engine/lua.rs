@@ -197,6 +197,12 @@ impl Engine {
         sink(done);
     }
 
+    /// The debugger, for tests that look at its hook state.
+    #[cfg(test)]
+    pub(crate) fn debugger(&self) -> &Debugger {
+        &self.debugger
+    }
+
     /// The Lua state, for tests that install their own callbacks.
     #[cfg(test)]
     pub(crate) fn lua(&self) -> &Lua {

@@ -1,6 +1,7 @@
 //! The breakpoint table, read by the hook on every call, return and line event while
 //! breakpoints exist: so it is plain data, searched without allocating.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -15,11 +16,15 @@ pub(crate) struct SourceBreakpoints {
     pub lines: Vec<u32>,
     /// The breakpoints, in the order the client gave them.
     pub specs: Vec<BreakpointSpec>,
+    /// Whether the main chunk of this source has code on a breakpoint line (its own code,
+    /// not that of the functions it defines); learnt from Lua on first need.
+    pub main_needs: Cell<Option<bool>>,
 }
 
 impl SourceBreakpoints {
     /// Whether a function defined on lines `first..=last` of this source may reach a
-    /// breakpoint line. A main chunk (`first == 0`) covers the whole source.
+    /// breakpoint line. A main chunk (`first == 0`) covers the whole source (the hook
+    /// narrows that down with [`SourceBreakpoints::main_needs`]).
     pub fn covers(&self, first: i32, last: i32) -> bool {
         if first <= 0 {
             return !self.lines.is_empty();
@@ -78,6 +83,7 @@ impl Table {
                 source: name.into_bytes(),
                 lines: lines.clone(),
                 specs: specs.clone(),
+                main_needs: Cell::new(None),
             });
         }
     }

@@ -3,9 +3,9 @@
 //!
 //! mlua's hook procedure (which runs the engine's Rust hook callback with mlua's error
 //! handling) stays the only hook when no breakpoint is set. With breakpoints, [`raw_hook`]
-//! is installed in its place with call and return events on: for each, it asks whether the
-//! function entered (or returned to) has a breakpoint in its line range, and turns line
-//! events on or off to match. A line event on a breakpoint's line, every event while
+//! is installed in its place with call events on: for each, it asks whether the function
+//! entered has a breakpoint in its line range, and turns line events on or off to match
+//! (return events only while some caller may need them back on: see [`next_mask`]). A line event on a breakpoint's line, every event while
 //! stepping or paused, and the instruction-count events are handed on to mlua's procedure,
 //! where the [`Debugger`](super::Debugger) decides.
 //!
@@ -23,6 +23,7 @@ use std::sync::Arc;
 use mlua::ffi::{self, lua_Debug, lua_State};
 
 use super::breakpoints::Table;
+use super::cache::{function_key, FnCache};
 
 /// Instruction-count events.
 pub(crate) const MASK_COUNT: c_int = ffi::LUA_MASKCOUNT;
@@ -52,6 +53,8 @@ pub(crate) struct HookCore {
     pub interrupt: Arc<AtomicBool>,
     /// The thread that triggered the event being handed to the slow path.
     pub current: Cell<*mut lua_State>,
+    /// Whether a function may reach a breakpoint, by identity.
+    pub cache: FnCache,
 }
 
 /// Unpublishes a [`HookCore`] when dropped (restoring the one before it).
@@ -73,6 +76,7 @@ impl HookCore {
             table: RefCell::new(Table::default()),
             interrupt,
             current: Cell::new(ptr::null_mut()),
+            cache: FnCache::new(),
         }
     }
 
@@ -131,20 +135,69 @@ pub(crate) unsafe fn set_mask(l: *mut lua_State, mask: c_int, raw: bool, count: 
     ffi::lua_sethook(l, Some(f), mask, count);
 }
 
-/// Turns line events on or off on thread `l`, leaving the rest of its mask.
+/// What a hook event is about, for [`next_mask`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Moment {
+    /// No function runs (a request is about to start).
+    Idle,
+    /// A function runs (line and count events).
+    At,
+    /// A function is entered.
+    Call,
+    /// A function returns to its caller; `bottom` when nothing but C lies below the caller.
+    Return {
+        /// Nothing but C lies below the caller.
+        bottom: bool,
+    },
+}
+
+/// The mask while breakpoints exist, after `moment`, where `needs` says whether the
+/// function the moment is about (the one running, entered, or returned to) may reach a
+/// breakpoint.
+///
+/// Call and count events are always on. Line events are on only inside functions that may
+/// reach a breakpoint. Return events are turned on when a call leaves such a function for
+/// one that cannot (to turn line events back on when it returns), and off again only on
+/// returning to the bottom of the stack: a loop that never enters a function with a
+/// breakpoint pays for call events only.
+pub(crate) fn next_mask(current: c_int, moment: Moment, needs: bool) -> c_int {
+    let mut mask = MASK_COUNT | MASK_CALL | (current & (MASK_RET | MASK_LINE));
+    match moment {
+        Moment::Idle => return MASK_COUNT | MASK_CALL,
+        Moment::At if needs => mask |= MASK_LINE,
+        Moment::At => mask &= !MASK_LINE,
+        Moment::Call if needs => mask |= MASK_LINE,
+        Moment::Call if mask & MASK_LINE != 0 => mask = (mask & !MASK_LINE) | MASK_RET,
+        Moment::Call => {}
+        Moment::Return { .. } if needs => mask |= MASK_LINE,
+        Moment::Return { bottom } => {
+            mask &= !MASK_LINE;
+            if bottom {
+                mask &= !MASK_RET;
+            }
+        }
+    }
+    mask
+}
+
+/// Installs `mask` with [`raw_hook`] on `l` if it differs from the current one.
 ///
 /// # Safety
 /// `l` must be a live thread whose hook is [`raw_hook`].
-unsafe fn set_line(l: *mut lua_State, on: bool) {
-    let mask = ffi::lua_gethookmask(l);
-    let want = if on {
-        mask | MASK_LINE
-    } else {
-        mask & !MASK_LINE
-    };
-    if want != mask {
-        ffi::lua_sethook(l, Some(raw_hook), want, ffi::lua_gethookcount(l));
+unsafe fn set_raw_mask(l: *mut lua_State, mask: c_int) {
+    if ffi::lua_gethookmask(l) != mask {
+        ffi::lua_sethook(l, Some(raw_hook), mask, ffi::lua_gethookcount(l));
     }
+}
+
+/// Whether nothing but C functions lies below `level` on `l` (bounded look: the level
+/// below `level` may be the C function the engine entered Lua through).
+///
+/// # Safety
+/// `l` must be a live thread.
+pub(crate) unsafe fn at_bottom(l: *mut lua_State, level: c_int) -> bool {
+    let mut ar: lua_Debug = std::mem::zeroed();
+    ffi::lua_getstack(l, level + 2, &mut ar) == 0
 }
 
 /// The chunk source of a `lua_Debug` filled with `S`.
@@ -158,17 +211,50 @@ pub(crate) unsafe fn source_of(ar: &lua_Debug) -> &[u8] {
     std::slice::from_raw_parts(ar.source as *const u8, ar.srclen)
 }
 
-/// Whether the function described by `ar` (filled with `S`) may reach a breakpoint.
+/// Whether the function described by `ar` (filled with `S`) may reach a breakpoint: one
+/// whose line range holds a breakpoint line, or a main chunk with its own code on one.
 ///
 /// # Safety
-/// As [`source_of`].
-pub(crate) unsafe fn needs_lines(table: &Table, ar: &lua_Debug) -> bool {
-    if ar.what.is_null() || CStr::from_ptr(ar.what).to_bytes() == b"C" {
+/// `l` must be the live thread `ar` describes, and `ar` filled by `lua_getinfo` with `S`.
+pub(crate) unsafe fn needs_lines(l: *mut lua_State, table: &Table, ar: *mut lua_Debug) -> bool {
+    let d = &*ar;
+    if d.what.is_null() || CStr::from_ptr(d.what).to_bytes() == b"C" {
         return false;
     }
-    table
-        .find(source_of(ar))
-        .is_some_and(|s| s.covers(ar.linedefined, ar.lastlinedefined))
+    let Some(s) = table.find(source_of(d)) else {
+        return false;
+    };
+    if d.linedefined > 0 {
+        return s.covers(d.linedefined, d.lastlinedefined);
+    }
+    if let Some(known) = s.main_needs.get() {
+        return known;
+    }
+    let known = main_chunk_reaches(l, ar, &s.lines);
+    s.main_needs.set(Some(known));
+    known
+}
+
+/// Whether the main chunk described by `ar` has its own code on one of `lines` (Lua's
+/// `activelines`, which leave out the functions the chunk defines). True when unsure.
+///
+/// # Safety
+/// As [`needs_lines`].
+unsafe fn main_chunk_reaches(l: *mut lua_State, ar: *mut lua_Debug, lines: &[u32]) -> bool {
+    if ffi::lua_checkstack(l, 2) == 0 || ffi::lua_getinfo(l, c"L".as_ptr(), ar) == 0 {
+        return true;
+    }
+    if ffi::lua_type(l, -1) != ffi::LUA_TTABLE {
+        ffi::lua_settop(l, -2);
+        return true;
+    }
+    let found = lines.iter().any(|&line| {
+        let t = ffi::lua_rawgeti(l, -1, ffi::lua_Integer::from(line));
+        ffi::lua_settop(l, -2);
+        t != ffi::LUA_TNIL
+    });
+    ffi::lua_settop(l, -2);
+    found
 }
 
 /// Whether the function at `level` of thread `l` may reach a breakpoint.
@@ -181,7 +267,7 @@ pub(crate) unsafe fn level_needs_lines(l: *mut lua_State, level: c_int, table: &
     {
         return false;
     }
-    needs_lines(table, &ar)
+    needs_lines(l, table, &mut ar)
 }
 
 /// The number of active levels on thread `l` (bounded).
@@ -207,17 +293,23 @@ enum Fast {
 
 /// The fast path: call and return events adjust line events; line events that are not on
 /// a breakpoint return at once.
-unsafe fn fast(l: *mut lua_State, ar: *mut lua_Debug, table: &Table) -> Fast {
+unsafe fn fast(core: &HookCore, l: *mut lua_State, ar: *mut lua_Debug, table: &Table) -> Fast {
+    let current = ffi::lua_gethookmask(l);
     match (*ar).event {
         ffi::LUA_HOOKCALL | ffi::LUA_HOOKTAILCALL => {
-            if ffi::lua_getinfo(l, c"S".as_ptr(), ar) != 0 {
-                set_line(l, needs_lines(table, &*ar));
-            }
+            let needs = cached_needs(core, l, ar, table);
+            set_raw_mask(l, next_mask(current, Moment::Call, needs));
             Fast::Done
         }
         ffi::LUA_HOOKRET => {
             // Level 0 is the function returning; level 1 the one it returns to.
-            set_line(l, level_needs_lines(l, 1, table));
+            let mut caller: lua_Debug = std::mem::zeroed();
+            let needs = ffi::lua_getstack(l, 1, &mut caller) != 0
+                && cached_needs(core, l, &mut caller, table);
+            let moment = Moment::Return {
+                bottom: !needs && at_bottom(l, 1),
+            };
+            set_raw_mask(l, next_mask(current, moment, needs));
             Fast::Done
         }
         ffi::LUA_HOOKLINE => {
@@ -225,22 +317,45 @@ unsafe fn fast(l: *mut lua_State, ar: *mut lua_Debug, table: &Table) -> Fast {
                 return Fast::Done;
             }
             let line = (*ar).currentline;
+            if !needs_lines(l, table, ar) {
+                set_raw_mask(l, next_mask(current, Moment::At, false));
+                return Fast::Done;
+            }
             match table.find(source_of(&*ar)) {
-                Some(s) if s.covers((*ar).linedefined, (*ar).lastlinedefined) => {
-                    if s.has_line(line) {
-                        Fast::Slow
-                    } else {
-                        Fast::Done
-                    }
-                }
-                _ => {
-                    set_line(l, false);
-                    Fast::Done
-                }
+                Some(s) if s.has_line(line) => Fast::Slow,
+                _ => Fast::Done,
             }
         }
         _ => Fast::Slow,
     }
+}
+
+/// [`needs_lines`] for the function `ar` describes (from the hook, or `lua_getstack`),
+/// through the cache.
+///
+/// # Safety
+/// `l` must be the live thread `ar` describes.
+unsafe fn cached_needs(
+    core: &HookCore,
+    l: *mut lua_State,
+    ar: *mut lua_Debug,
+    table: &Table,
+) -> bool {
+    let key = function_key(ar);
+    if let Some(needs) = key.and_then(|k| core.cache.get(k)) {
+        return needs;
+    }
+    if ffi::lua_checkstack(l, 4) == 0 {
+        return false;
+    }
+    // "f" pushes the function, whatever the result.
+    let ok = ffi::lua_getinfo(l, c"Sf".as_ptr(), ar) != 0;
+    let needs = ok && needs_lines(l, table, ar);
+    if let (true, Some(k)) = (ok, key) {
+        core.cache.put(l, k, needs);
+    }
+    ffi::lua_settop(l, -2);
+    needs
 }
 
 /// The hook installed while breakpoints exist. See the [module docs](self).
@@ -259,7 +374,7 @@ pub(crate) unsafe extern "C-unwind" fn raw_hook(l: *mut lua_State, ar: *mut lua_
         if quick {
             // The borrow ends before `forward`, which may longjmp.
             let done = match core.table.try_borrow() {
-                Ok(table) => matches!(fast(l, ar, &table), Fast::Done),
+                Ok(table) => matches!(fast(core, l, ar, &table), Fast::Done),
                 Err(_) => false,
             };
             if done {
@@ -317,4 +432,38 @@ pub(crate) unsafe fn event_level(l: *mut lua_State) -> c_int {
 pub(crate) unsafe extern "C-unwind" fn current_thread(l: *mut lua_State) -> c_int {
     ffi::lua_pushlightuserdata(l, l as *mut std::ffi::c_void);
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: c_int = MASK_COUNT | MASK_CALL;
+
+    #[test]
+    fn line_and_return_events_follow_the_functions_with_breakpoints() {
+        assert_eq!(
+            next_mask(BASE | MASK_LINE | MASK_RET, Moment::Idle, true),
+            BASE
+        );
+        // Entering a function with a breakpoint turns lines on; return events stay off.
+        let m = next_mask(BASE, Moment::Call, true);
+        assert_eq!(m, BASE | MASK_LINE);
+        // Calling out of it turns lines off and returns on, to come back.
+        let m = next_mask(m, Moment::Call, false);
+        assert_eq!(m, BASE | MASK_RET);
+        // Deeper calls without breakpoints change nothing.
+        assert_eq!(next_mask(m, Moment::Call, false), m);
+        // Returning to a function without breakpoints keeps returns on...
+        assert_eq!(next_mask(m, Moment::Return { bottom: false }, false), m);
+        // ...and to one with breakpoints turns lines back on.
+        let back = next_mask(m, Moment::Return { bottom: false }, true);
+        assert_eq!(back, BASE | MASK_RET | MASK_LINE);
+        // At the bottom of the stack, nothing above can need them: returns go off.
+        assert_eq!(next_mask(m, Moment::Return { bottom: true }, false), BASE);
+        // A hot loop that never meets a breakpoint: call events only.
+        assert_eq!(next_mask(BASE, Moment::Call, false), BASE);
+        assert_eq!(next_mask(BASE | MASK_LINE, Moment::At, false), BASE);
+        assert_eq!(next_mask(BASE, Moment::At, true), BASE | MASK_LINE);
+    }
 }

@@ -27,6 +27,7 @@
 
 mod answers;
 mod breakpoints;
+mod cache;
 mod eval;
 mod frames;
 mod hook;

@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use mlua::{DebugEvent as HookEvent, Function, Lua, Value, VmState};
 
 use super::frames::{self, DebugLib, Frame, Refs};
-use super::hook::{self, HookCore, MASK_CALL, MASK_COUNT, MASK_LINE, MASK_RET};
+use super::hook::{self, HookCore, Moment, MASK_CALL, MASK_COUNT, MASK_LINE, MASK_RET};
 use super::{eval, BreakpointSpec, DebugCommand, DebugEvent, DebugLink, StepKind, StopReason};
 use crate::engine::errors::INTERNAL_CHUNK_PREFIX;
 use crate::engine::shared::{Shared, HOOK_INSTRUCTIONS};
@@ -122,6 +122,8 @@ impl Debugger {
         };
         // SAFETY: `main` is this state's main thread, idle; mlua's hook is installed on it.
         unsafe { hook::learn_mlua_proc(main) };
+        // SAFETY: `init_pins` is a plain `lua_CFunction` that makes one registry table.
+        unsafe { lua.create_c_function(super::cache::init_pins)? }.call::<()>(())?;
         self.main.set(main);
         let mut builtins: HashSet<String> = frames::user_globals(lua, &HashSet::new())
             .into_iter()
@@ -187,14 +189,14 @@ impl Debugger {
             self.apply(lua, cmd, Mode::Idle);
         }
         self.refs.borrow_mut().clear();
-        self.apply_mask(self.main.get(), -1);
+        self.apply_mask(self.main.get(), Moment::Idle, -1);
     }
 
     /// Serves one command while no request runs.
     pub fn handle_idle(&self, lua: &Lua, cmd: DebugCommand) {
         if self.is_enabled() {
             self.apply(lua, cmd, Mode::Idle);
-            self.apply_mask(self.main.get(), -1);
+            self.apply_mask(self.main.get(), Moment::Idle, -1);
         }
     }
 
@@ -217,14 +219,16 @@ impl Debugger {
         self.core.slow.set(slow);
     }
 
-    /// The hook mask thread `l` needs, for the function at `level` (-1: none).
-    fn wanted_mask(&self, l: *mut mlua::lua_State, level: c_int) -> c_int {
+    /// The hook mask thread `l` needs at `moment`, about the function at `level` (the one
+    /// running, entered, or returned to; ignored when idle).
+    fn wanted_mask(&self, l: *mut mlua::lua_State, moment: Moment, level: c_int) -> c_int {
         if !self.attached.get() || self.stopped.get() {
             return MASK_COUNT;
         }
         if self.pause.get() {
             return MASK_COUNT | MASK_LINE;
         }
+        let level = if moment == Moment::Idle { -1 } else { level };
         if let Some(step) = self.step.get() {
             let line = step_wants_line(step, l, level);
             return MASK_COUNT | MASK_CALL | MASK_RET | if line { MASK_LINE } else { 0 };
@@ -236,15 +240,23 @@ impl Debugger {
             return MASK_COUNT;
         }
         // SAFETY: `l` is a live thread of this state (the hooked one, or the main thread).
-        let line = level >= 0 && unsafe { hook::level_needs_lines(l, level, &table) };
-        MASK_COUNT | MASK_CALL | MASK_RET | if line { MASK_LINE } else { 0 }
+        unsafe {
+            let needs = level >= 0 && hook::level_needs_lines(l, level, &table);
+            let moment = match moment {
+                Moment::Return { .. } => Moment::Return {
+                    bottom: !needs && hook::at_bottom(l, level),
+                },
+                other => other,
+            };
+            hook::next_mask(mlua::ffi::lua_gethookmask(l), moment, needs)
+        }
     }
 
-    fn apply_mask(&self, l: *mut mlua::lua_State, level: c_int) {
+    fn apply_mask(&self, l: *mut mlua::lua_State, moment: Moment, level: c_int) {
         if l.is_null() || !self.is_enabled() {
             return;
         }
-        let mask = self.wanted_mask(l, level);
+        let mask = self.wanted_mask(l, moment, level);
         // SAFETY: `l` is a live thread of this state, and mlua's procedure is known
         // (learnt in `enable`).
         unsafe { hook::set_mask(l, mask, self.attached.get(), HOOK_INSTRUCTIONS as c_int) };
@@ -272,7 +284,7 @@ impl Debugger {
                 }
                 if self.attached.get() || !self.core.current.get().is_null() {
                     let (l, base) = self.thread(&linked);
-                    self.apply_mask(l, base);
+                    self.apply_mask(l, Moment::At, base);
                 }
             }
             HookEvent::Line => {
@@ -283,12 +295,12 @@ impl Debugger {
             HookEvent::Call | HookEvent::TailCall => {
                 self.shared.check_pending()?;
                 let (l, base) = self.thread(&linked);
-                self.apply_mask(l, base);
+                self.apply_mask(l, Moment::Call, base);
             }
             HookEvent::Ret => {
                 self.shared.check_pending()?;
                 let (l, base) = self.thread(&linked);
-                self.apply_mask(l, base + 1);
+                self.apply_mask(l, Moment::Return { bottom: false }, base + 1);
             }
             _ => {}
         }
@@ -310,7 +322,7 @@ impl Debugger {
             .strip_prefix('=')
             .is_some_and(|s| s.starts_with(INTERNAL_CHUNK_PREFIX))
         {
-            self.apply_mask(l, base);
+            self.apply_mask(l, Moment::At, base);
             return Ok(());
         }
         if self.pause.get() {
@@ -340,7 +352,7 @@ impl Debugger {
                 return self.stop(lua, l, base, StopReason::Breakpoint, ids);
             }
         }
-        self.apply_mask(l, base);
+        self.apply_mask(l, Moment::At, base);
         Ok(())
     }
 
@@ -408,7 +420,7 @@ impl Debugger {
         ids: Vec<u64>,
     ) -> mlua::Result<()> {
         self.stop_here(lua, l, base, reason, ids, None)?;
-        self.apply_mask(l, base);
+        self.apply_mask(l, Moment::At, base);
         self.shared.check_pending()
     }
 
@@ -485,6 +497,7 @@ impl Debugger {
         self.pause.set(false);
         self.step.set(None);
         self.core.table.borrow_mut().clear();
+        self.core.cache.invalidate();
         self.update_slow();
     }
 
@@ -508,6 +521,7 @@ impl Debugger {
                     .table
                     .borrow_mut()
                     .set(&source, breakpoints, cwd.as_deref());
+                self.core.cache.invalidate();
             }
             DebugCommand::SetExceptionBreakpoints { uncaught } => self.uncaught.set(uncaught),
             DebugCommand::StopOnEntry => self.step.set(Some(Step {

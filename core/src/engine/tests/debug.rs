@@ -592,3 +592,83 @@ fn idle_queries_globals_cells_and_modules() {
         .contains("n = 42"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_breakpoint_in_a_function_stops_when_the_main_chunk_calls_it_in_a_loop() {
+    // The main chunk has no code on line 3: its own lines get no line events, and the
+    // breakpoint inside `step` still stops on every call.
+    let mut rig = Rig::new();
+    rig.breakpoints("@/t/m.lua", vec![bp(1, 3)]);
+    let code = "local n = 0\nlocal function step(k)\n  n = n + k\nend\nfor i = 1, 3 do step(i) end\nreturn n";
+    let outcome = rig.run(code, "@/t/m.lua", |c| {
+        for want in ["1", "2", "3"] {
+            c.stopped();
+            let (top, name, line) = c.top();
+            assert_eq!((name.as_str(), line), ("step", 3));
+            assert_eq!(c.eval("k", Some(top)).as_deref(), Ok(want));
+            c.resume(StepKind::Continue);
+        }
+    });
+    assert_eq!(result_of(&outcome), "6");
+    // A breakpoint on the main chunk's own line stops there too (once: `==1`).
+    let mut first = bp(2, 5);
+    first.hit_condition = Some(HitCondition::Eq(1));
+    rig.breakpoints("@/t/m.lua", vec![first]);
+    let outcome = rig.run(code, "@/t/m.lua", |c| {
+        c.stopped();
+        assert_eq!(c.top().1, "main chunk");
+        c.resume(StepKind::Continue);
+    });
+    assert_eq!(result_of(&outcome), "6");
+}
+
+#[test]
+fn lines_come_back_after_calls_and_caught_errors() {
+    // Leaving `work` for functions without breakpoints turns line events off; coming
+    // back, by a return or through a pcall that caught an error, turns them on again.
+    let mut rig = Rig::new();
+    let code = "local function helper() return 1 end\nlocal function bad() error('x') end\n\
+                local function work()\n  local a = helper()\n  local ok = pcall(bad)\n  \
+                local b = a + 1\n  return b, ok\nend\nlocal r, ok = work()\nreturn r, ok";
+    rig.breakpoints("@/t/r.lua", vec![bp(1, 6)]);
+    let outcome = rig.run(code, "@/t/r.lua", |c| {
+        let (_, ids, _) = c.stopped();
+        assert_eq!(ids, [1]);
+        let (top, name, line) = c.top();
+        assert_eq!((name.as_str(), line), ("work", 6));
+        assert_eq!(c.eval("a", Some(top)).as_deref(), Ok("1"));
+        assert_eq!(c.eval("ok", Some(top)).as_deref(), Ok("false"));
+        c.resume(StepKind::Continue);
+    });
+    assert_eq!(result_of(&outcome), "2\tfalse");
+}
+
+#[test]
+fn call_events_are_answered_from_the_function_cache() {
+    // A breakpoint in another file: calls in the loop go through the cache, whose reading
+    // of Lua's internals must agree with lua_getinfo (or the cache turns itself off).
+    let mut rig = Rig::new();
+    rig.breakpoints("@/t/other.lua", vec![bp(1, 1)]);
+    let code =
+        "local function f(x)\n  return x + 1\nend\nlocal s = 0\nfor i = 1, 1000 do s = f(s) end\nreturn s";
+    let outcome = rig.run(code, "@/t/hot.lua", |_| {});
+    assert_eq!(result_of(&outcome), "1000");
+    let cache = &rig.h.engine.debugger().core.cache;
+    assert!(
+        cache.is_trusted(),
+        "the internal reading matched lua_getinfo"
+    );
+    assert!(
+        cache.len() >= 2,
+        "f and the main chunk are cached: {}",
+        cache.len()
+    );
+    // New breakpoints invalidate the answers.
+    rig.breakpoints("@/t/hot.lua", vec![bp(2, 2)]);
+    let outcome = rig.run(code, "@/t/hot.lua", |c| {
+        c.stopped();
+        assert_eq!(c.top().1, "f");
+        c.send(DebugCommand::Detach);
+    });
+    assert_eq!(result_of(&outcome), "1000");
+}
