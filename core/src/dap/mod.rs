@@ -24,6 +24,7 @@
 
 mod args;
 mod codec;
+mod events;
 mod murmur;
 mod session;
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::args::{normalize_path, Args, SourceBreakpoint};
 use super::murmur::murmur2;
 use super::{capabilities, Launch, Mode, Output};
-use crate::engine::debug::{DebugCommand, DebugEvent, Query, StepKind, THREAD_ID};
+use crate::engine::debug::{DebugCommand, Query, StepKind, THREAD_ID};
 
 /// The state of one debug session. See the [module docs](super) for how to drive it.
 #[derive(Debug)]
@@ -19,7 +19,7 @@ pub struct Session {
     /// A client attached (Jupyter) or launched a program (standalone).
     started: bool,
     /// The engine reported a stop and no resume since.
-    stopped: bool,
+    pub(super) stopped: bool,
     /// Standalone: the program to run, once launched.
     launch: Option<Launch>,
     /// Standalone: configurationDone arrived.
@@ -32,7 +32,7 @@ pub struct Session {
     /// The exception filters on.
     exception_filters: Vec<String>,
     /// Queries sent to the engine: token -> (tag, request seq, command).
-    pending: HashMap<u64, (u64, i64, String)>,
+    pub(super) pending: HashMap<u64, (u64, i64, String)>,
     next_token: u64,
     out: VecDeque<Output>,
 }
@@ -104,7 +104,7 @@ impl Session {
         s
     }
 
-    fn respond(&mut self, tag: u64, request_seq: i64, command: &str, answer: Answer) {
+    pub(super) fn respond(&mut self, tag: u64, request_seq: i64, command: &str, answer: Answer) {
         let seq = self.next_seq();
         let mut msg = json!({
             "seq": seq, "type": "response", "request_seq": request_seq,
@@ -120,7 +120,7 @@ impl Session {
         self.out.push_back(Output::Response { tag, message: msg });
     }
 
-    fn event(&mut self, event: &str, body: Value) {
+    pub(super) fn event(&mut self, event: &str, body: Value) {
         let seq = self.next_seq();
         let msg = json!({"seq": seq, "type": "event", "event": event, "body": body});
         self.out.push_back(Output::Event(msg));
@@ -403,64 +403,5 @@ impl Session {
             "stoppedThreads": stopped, "richRendering": true, "exceptionPaths": [],
             "copyToGlobals": true,
         })
-    }
-
-    /// Handles what the engine's debugger reported.
-    pub fn handle_engine_event(&mut self, event: DebugEvent) {
-        match event {
-            DebugEvent::Reply { token, result } => {
-                if let Some((tag, seq, command)) = self.pending.remove(&token) {
-                    let result = result.map_err(|e| format!("{command}: {e}"));
-                    self.respond(tag, seq, &command, result);
-                }
-            }
-            DebugEvent::Stopped {
-                reason,
-                description,
-                hit_breakpoint_ids,
-            } => {
-                self.stopped = true;
-                let mut body = json!({"reason": reason.as_str(), "threadId": THREAD_ID,
-                    "allThreadsStopped": true, "preserveFocusHint": false});
-                if let Some(d) = description {
-                    body["description"] = d.clone().into();
-                    body["text"] = d.into();
-                }
-                if !hit_breakpoint_ids.is_empty() {
-                    body["hitBreakpointIds"] = hit_breakpoint_ids.into();
-                }
-                self.event("stopped", body);
-            }
-            DebugEvent::Continued => {
-                self.stopped = false;
-                self.event(
-                    "continued",
-                    json!({"threadId": THREAD_ID, "allThreadsContinued": true}),
-                );
-            }
-            DebugEvent::Output { text } => {
-                self.event("output", json!({"category": "console", "output": text}));
-            }
-        }
-    }
-
-    /// Standalone: the program wrote to stdout or stderr.
-    pub fn handle_program_output(&mut self, category: &str, text: &str) {
-        self.event("output", json!({"category": category, "output": text}));
-    }
-
-    /// Standalone: the program ended with `exit_code`.
-    pub fn handle_program_exit(&mut self, exit_code: i32) {
-        self.stopped = false;
-        self.event("exited", json!({ "exitCode": exit_code }));
-        self.event("terminated", json!({}));
-    }
-
-    /// A message that could not be read: an `output` event tells the client why.
-    pub fn handle_bad_message(&mut self, why: &str) {
-        self.event(
-            "output",
-            json!({"category": "important", "output": format!("llmspell: {why}\n")}),
-        );
     }
 }

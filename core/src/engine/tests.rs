@@ -2,6 +2,7 @@
 //! events; input requests are answered from a queue of scripted replies.
 
 mod debug;
+mod debug_flow;
 mod exec;
 mod io;
 mod tools;

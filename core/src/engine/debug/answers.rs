@@ -18,7 +18,7 @@ const RUNNING: &str = "the program is running: pause it, or wait for a breakpoin
 impl Debugger {
     /// Answers a query: the response body, or why there is none.
     pub(super) fn answer(&self, lua: &Lua, query: Query, mode: Mode) -> Result<Json, String> {
-        let linked = self.lib().ok_or("the debugger is not enabled")?;
+        let linked = self.linked().ok_or("the debugger is not enabled")?;
         let lib = &linked.lib;
         let stopped = mode == Mode::Stopped;
         match query {
@@ -280,7 +280,7 @@ impl Debugger {
         if mode == Mode::Running {
             return Err(RUNNING.into());
         }
-        let linked = self.lib().ok_or("the debugger is not enabled")?;
+        let linked = self.linked().ok_or("the debugger is not enabled")?;
         let lib = &linked.lib;
         let target = self
             .refs

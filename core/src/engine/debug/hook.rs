@@ -5,7 +5,7 @@
 //! handling) stays the only hook when no breakpoint is set. With breakpoints, [`raw_hook`]
 //! is installed in its place with call events on: for each, it asks whether the function
 //! entered has a breakpoint in its line range, and turns line events on or off to match
-//! (return events only while some caller may need them back on: see [`next_mask`]). A line event on a breakpoint's line, every event while
+//! (return events only while some caller may need them back on: see [`super::mask`]). A line event on a breakpoint's line, every event while
 //! stepping or paused, and the instruction-count events are handed on to mlua's procedure,
 //! where the [`Debugger`](super::Debugger) decides.
 //!
@@ -24,6 +24,7 @@ use mlua::ffi::{self, lua_Debug, lua_State};
 
 use super::breakpoints::Table;
 use super::cache::{function_key, FnCache};
+pub(crate) use super::mask::{next_mask, Moment};
 
 /// Instruction-count events.
 pub(crate) const MASK_COUNT: c_int = ffi::LUA_MASKCOUNT;
@@ -51,7 +52,8 @@ pub(crate) struct HookCore {
     pub table: RefCell<Table>,
     /// The engine's interrupt flag: when set, events go to the slow path, which raises.
     pub interrupt: Arc<AtomicBool>,
-    /// The thread that triggered the event being handed to the slow path.
+    /// The thread of the event being handed to the slow path: set just before, taken by
+    /// the slow path at once (a thread may die later; its pointer must not linger).
     pub current: Cell<*mut lua_State>,
     /// Whether a function may reach a breakpoint, by identity.
     pub cache: FnCache,
@@ -133,51 +135,6 @@ pub(crate) unsafe fn set_mask(l: *mut lua_State, mask: c_int, raw: bool, count: 
     // SAFETY: `want` is `raw_hook` or a value read from `lua_gethook`.
     let f = std::mem::transmute::<usize, ffi::lua_Hook>(want);
     ffi::lua_sethook(l, Some(f), mask, count);
-}
-
-/// What a hook event is about, for [`next_mask`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Moment {
-    /// No function runs (a request is about to start).
-    Idle,
-    /// A function runs (line and count events).
-    At,
-    /// A function is entered.
-    Call,
-    /// A function returns to its caller; `bottom` when nothing but C lies below the caller.
-    Return {
-        /// Nothing but C lies below the caller.
-        bottom: bool,
-    },
-}
-
-/// The mask while breakpoints exist, after `moment`, where `needs` says whether the
-/// function the moment is about (the one running, entered, or returned to) may reach a
-/// breakpoint.
-///
-/// Call and count events are always on. Line events are on only inside functions that may
-/// reach a breakpoint. Return events are turned on when a call leaves such a function for
-/// one that cannot (to turn line events back on when it returns), and off again only on
-/// returning to the bottom of the stack: a loop that never enters a function with a
-/// breakpoint pays for call events only.
-pub(crate) fn next_mask(current: c_int, moment: Moment, needs: bool) -> c_int {
-    let mut mask = MASK_COUNT | MASK_CALL | (current & (MASK_RET | MASK_LINE));
-    match moment {
-        Moment::Idle => return MASK_COUNT | MASK_CALL,
-        Moment::At if needs => mask |= MASK_LINE,
-        Moment::At => mask &= !MASK_LINE,
-        Moment::Call if needs => mask |= MASK_LINE,
-        Moment::Call if mask & MASK_LINE != 0 => mask = (mask & !MASK_LINE) | MASK_RET,
-        Moment::Call => {}
-        Moment::Return { .. } if needs => mask |= MASK_LINE,
-        Moment::Return { bottom } => {
-            mask &= !MASK_LINE;
-            if bottom {
-                mask &= !MASK_RET;
-            }
-        }
-    }
-    mask
 }
 
 /// Installs `mask` with [`raw_hook`] on `l` if it differs from the current one.
@@ -367,7 +324,6 @@ pub(crate) unsafe extern "C-unwind" fn raw_hook(l: *mut lua_State, ar: *mut lua_
     if !core.is_null() {
         // SAFETY: a published core outlives its guard, and Lua runs only inside it.
         let core = &*core;
-        core.current.set(l);
         let quick = (*ar).event != ffi::LUA_HOOKCOUNT
             && !core.slow.get()
             && !core.interrupt.load(Ordering::Relaxed);
@@ -384,6 +340,7 @@ pub(crate) unsafe extern "C-unwind" fn raw_hook(l: *mut lua_State, ar: *mut lua_
         // Everything the slow path sees goes through a C frame of its own, so that mlua,
         // which may insert a value at the bottom of the current frame while it runs the
         // callback, never shifts the registers of the function the hook fired in.
+        core.current.set(l);
         if ffi::lua_checkstack(l, 3) != 0 {
             ffi::lua_pushcfunction(l, trampoline);
             ffi::lua_pushlightuserdata(l, ar as *mut std::ffi::c_void);
@@ -432,38 +389,4 @@ pub(crate) unsafe fn event_level(l: *mut lua_State) -> c_int {
 pub(crate) unsafe extern "C-unwind" fn current_thread(l: *mut lua_State) -> c_int {
     ffi::lua_pushlightuserdata(l, l as *mut std::ffi::c_void);
     1
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const BASE: c_int = MASK_COUNT | MASK_CALL;
-
-    #[test]
-    fn line_and_return_events_follow_the_functions_with_breakpoints() {
-        assert_eq!(
-            next_mask(BASE | MASK_LINE | MASK_RET, Moment::Idle, true),
-            BASE
-        );
-        // Entering a function with a breakpoint turns lines on; return events stay off.
-        let m = next_mask(BASE, Moment::Call, true);
-        assert_eq!(m, BASE | MASK_LINE);
-        // Calling out of it turns lines off and returns on, to come back.
-        let m = next_mask(m, Moment::Call, false);
-        assert_eq!(m, BASE | MASK_RET);
-        // Deeper calls without breakpoints change nothing.
-        assert_eq!(next_mask(m, Moment::Call, false), m);
-        // Returning to a function without breakpoints keeps returns on...
-        assert_eq!(next_mask(m, Moment::Return { bottom: false }, false), m);
-        // ...and to one with breakpoints turns lines back on.
-        let back = next_mask(m, Moment::Return { bottom: false }, true);
-        assert_eq!(back, BASE | MASK_RET | MASK_LINE);
-        // At the bottom of the stack, nothing above can need them: returns go off.
-        assert_eq!(next_mask(m, Moment::Return { bottom: true }, false), BASE);
-        // A hot loop that never meets a breakpoint: call events only.
-        assert_eq!(next_mask(BASE, Moment::Call, false), BASE);
-        assert_eq!(next_mask(BASE | MASK_LINE, Moment::At, false), BASE);
-        assert_eq!(next_mask(BASE, Moment::At, true), BASE | MASK_LINE);
-    }
 }

@@ -31,7 +31,9 @@ mod cache;
 mod eval;
 mod frames;
 mod hook;
+mod mask;
 mod state;
+mod stops;
 mod values;
 
 use serde_json::Value;

@@ -7,33 +7,31 @@ use std::os::raw::c_int;
 use std::path::PathBuf;
 use std::ptr;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::Receiver;
 use mlua::{DebugEvent as HookEvent, Function, Lua, Value, VmState};
 
 use super::frames::{self, DebugLib, Frame, Refs};
 use super::hook::{self, HookCore, Moment, MASK_CALL, MASK_COUNT, MASK_LINE, MASK_RET};
+use super::stops::{step_done, step_wants_line};
 use super::{eval, BreakpointSpec, DebugCommand, DebugEvent, DebugLink, StepKind, StopReason};
 use crate::engine::errors::INTERNAL_CHUNK_PREFIX;
 use crate::engine::shared::{Shared, HOOK_INSTRUCTIONS};
 
-/// While stopped, the interrupt flag is checked this often.
-const STOP_POLL: Duration = Duration::from_millis(50);
 /// Sources of this many cells are remembered for `source` requests.
 const MAX_SOURCES: usize = 1_000;
 
 /// A step in progress.
 #[derive(Clone, Copy, Debug)]
-struct Step {
-    kind: StepKind,
+pub(super) struct Step {
+    /// What kind.
+    pub kind: StepKind,
     /// The thread it started on (null for `stopOnEntry`).
-    thread: *mut mlua::lua_State,
+    pub thread: *mut mlua::lua_State,
     /// The stack depth of the function it started in.
-    depth: usize,
+    pub depth: usize,
     /// A stop on entry rather than a step.
-    entry: bool,
+    pub entry: bool,
 }
 
 /// Where the engine is when a command arrives.
@@ -49,7 +47,8 @@ pub(super) enum Mode {
 
 /// What only exists once a client can reach the debugger.
 pub(super) struct Linked {
-    commands: Receiver<DebugCommand>,
+    /// Commands from the session.
+    pub commands: Receiver<DebugCommand>,
     events: RefCell<Box<dyn FnMut(DebugEvent) + Send>>,
     /// The `debug` library.
     pub lib: DebugLib,
@@ -64,22 +63,22 @@ pub(crate) struct Debugger {
     /// What the raw hook reads.
     pub core: HookCore,
     /// The engine's shared state (interrupt flag, output).
-    shared: Rc<Shared>,
-    linked: RefCell<Option<Rc<Linked>>>,
+    pub(super) shared: Rc<Shared>,
+    pub(super) linked: RefCell<Option<Rc<Linked>>>,
     /// The main thread.
-    main: Cell<*mut mlua::lua_State>,
+    pub(super) main: Cell<*mut mlua::lua_State>,
     /// A client is attached.
-    attached: Cell<bool>,
+    pub(super) attached: Cell<bool>,
     /// Uncaught errors stop.
-    uncaught: Cell<bool>,
-    step: Cell<Option<Step>>,
+    pub(super) uncaught: Cell<bool>,
+    pub(super) step: Cell<Option<Step>>,
     /// A pause was asked for: stop at the next line.
-    pause: Cell<bool>,
-    stopped: Cell<bool>,
+    pub(super) pause: Cell<bool>,
+    pub(super) stopped: Cell<bool>,
     /// The frames of the current stop.
     pub(super) frames: RefCell<Vec<Frame>>,
     /// Stops so far: frame ids are `stops * 1000 + index`.
-    stops: Cell<i64>,
+    pub(super) stops: Cell<i64>,
     pub(super) refs: RefCell<Refs>,
     /// The message of the error the engine is stopped on.
     pub(super) exception: RefCell<Option<String>>,
@@ -148,7 +147,8 @@ impl Debugger {
         self.linked.borrow().is_some()
     }
 
-    fn linked(&self) -> Option<Rc<Linked>> {
+    /// What exists once enabled.
+    pub(super) fn linked(&self) -> Option<Rc<Linked>> {
         self.linked.borrow().clone()
     }
 
@@ -161,11 +161,6 @@ impl Debugger {
         if let Some(l) = self.linked() {
             (l.events.borrow_mut())(event);
         }
-    }
-
-    /// The debug library, once enabled.
-    pub(super) fn lib(&self) -> Option<Rc<Linked>> {
-        self.linked()
     }
 
     /// Remembers the code of a chunk run under a path, for `source` requests.
@@ -185,6 +180,7 @@ impl Debugger {
     /// thread's hook.
     pub fn before_request(&self, lua: &Lua) {
         let Some(linked) = self.linked() else { return };
+        self.core.current.set(ptr::null_mut());
         while let Ok(cmd) = linked.commands.try_recv() {
             self.apply(lua, cmd, Mode::Idle);
         }
@@ -200,10 +196,15 @@ impl Debugger {
         }
     }
 
-    /// The thread the current hook event belongs to, and the level on it of the function
-    /// the event is about (see [`hook::event_level`]).
-    fn thread(&self, linked: &Linked) -> (*mut mlua::lua_State, c_int) {
-        let mut l = self.core.current.replace(ptr::null_mut());
+    /// The thread the current hook event belongs to (`hint`, from the raw hook, or asked
+    /// of Lua), and the level on it of the function the event is about (see
+    /// [`hook::event_level`]).
+    pub(super) fn thread(
+        &self,
+        linked: &Linked,
+        hint: *mut mlua::lua_State,
+    ) -> (*mut mlua::lua_State, c_int) {
+        let mut l = hint;
         if l.is_null() {
             l = match linked.current_thread.call::<Value>(()) {
                 Ok(Value::LightUserData(p)) => p.0 as *mut mlua::lua_State,
@@ -214,7 +215,7 @@ impl Debugger {
         (l, unsafe { hook::event_level(l) })
     }
 
-    fn update_slow(&self) {
+    pub(super) fn update_slow(&self) {
         let slow = self.stopped.get() || self.pause.get() || self.step.get().is_some();
         self.core.slow.set(slow);
     }
@@ -252,7 +253,7 @@ impl Debugger {
         }
     }
 
-    fn apply_mask(&self, l: *mut mlua::lua_State, moment: Moment, level: c_int) {
+    pub(super) fn apply_mask(&self, l: *mut mlua::lua_State, moment: Moment, level: c_int) {
         if l.is_null() || !self.is_enabled() {
             return;
         }
@@ -272,6 +273,7 @@ impl Debugger {
                 _ => Ok(VmState::Continue),
             };
         };
+        let hint = self.core.current.replace(ptr::null_mut());
         if self.stopped.get() {
             // Code run while stopped (an evaluate in the message handler).
             return Ok(VmState::Continue);
@@ -282,29 +284,28 @@ impl Debugger {
                 while let Ok(cmd) = linked.commands.try_recv() {
                     self.apply(lua, cmd, Mode::Running);
                 }
-                if self.attached.get() || !self.core.current.get().is_null() {
-                    let (l, base) = self.thread(&linked);
+                if self.attached.get() {
+                    let (l, base) = self.thread(&linked, hint);
                     self.apply_mask(l, Moment::At, base);
                 }
             }
             HookEvent::Line => {
                 self.shared.check_pending()?;
-                let (l, base) = self.thread(&linked);
+                let (l, base) = self.thread(&linked, hint);
                 self.on_line(lua, &linked, debug, l, base)?;
             }
             HookEvent::Call | HookEvent::TailCall => {
                 self.shared.check_pending()?;
-                let (l, base) = self.thread(&linked);
+                let (l, base) = self.thread(&linked, hint);
                 self.apply_mask(l, Moment::Call, base);
             }
             HookEvent::Ret => {
                 self.shared.check_pending()?;
-                let (l, base) = self.thread(&linked);
+                let (l, base) = self.thread(&linked, hint);
                 self.apply_mask(l, Moment::Return { bottom: false }, base + 1);
             }
             _ => {}
         }
-        self.core.current.set(ptr::null_mut());
         Ok(VmState::Continue)
     }
 
@@ -396,159 +397,6 @@ impl Debugger {
         Ok(ids)
     }
 
-    /// The message handler saw an uncaught error: stop on it if the filter says so.
-    pub fn on_uncaught_error(&self, lua: &Lua, message: &str) {
-        if !self.attached.get() || !self.uncaught.get() || self.stopped.get() {
-            return;
-        }
-        let Some(linked) = self.linked() else { return };
-        let (l, _) = self.thread(&linked);
-        *self.exception.borrow_mut() = Some(message.to_owned());
-        // The error goes on unwinding whatever the client asks: a step is a continue.
-        let _ = self.stop_here(lua, l, 0, StopReason::Exception, Vec::new(), Some(message));
-        self.step.set(None);
-        self.update_slow();
-        *self.exception.borrow_mut() = None;
-    }
-
-    fn stop(
-        &self,
-        lua: &Lua,
-        l: *mut mlua::lua_State,
-        base: c_int,
-        reason: StopReason,
-        ids: Vec<u64>,
-    ) -> mlua::Result<()> {
-        self.stop_here(lua, l, base, reason, ids, None)?;
-        self.apply_mask(l, Moment::At, base);
-        self.shared.check_pending()
-    }
-
-    /// Reports the stop, serves commands until told to go on, and sets up the step asked
-    /// for. Returns early, leaving the interrupt flag set, when the cell is interrupted.
-    fn stop_here(
-        &self,
-        lua: &Lua,
-        l: *mut mlua::lua_State,
-        base: c_int,
-        reason: StopReason,
-        ids: Vec<u64>,
-        description: Option<&str>,
-    ) -> mlua::Result<()> {
-        let Some(linked) = self.linked() else {
-            return Ok(());
-        };
-        self.shared.flush();
-        self.stopped.set(true);
-        self.pause.set(false);
-        self.step.set(None);
-        self.update_slow();
-        self.stops.set(self.stops.get() + 1);
-        *self.frames.borrow_mut() = frames::stack(&linked.lib).unwrap_or_default();
-        self.emit(DebugEvent::Stopped {
-            reason,
-            description: description.map(str::to_owned),
-            hit_breakpoint_ids: ids,
-        });
-        let next = self.serve_stop(lua, &linked);
-        self.frames.borrow_mut().clear();
-        self.refs.borrow_mut().clear();
-        self.stopped.set(false);
-        self.emit(DebugEvent::Continued);
-        if let Some(kind) = next.filter(|k| *k != StepKind::Continue) {
-            // SAFETY: `l` is the live thread the stop happened on.
-            let depth = unsafe { hook::depth(l) }.saturating_sub(base as usize);
-            self.step.set(Some(Step {
-                kind,
-                thread: l,
-                depth,
-                entry: false,
-            }));
-        }
-        self.update_slow();
-        Ok(())
-    }
-
-    /// Serves commands until one resumes; `None` when interrupted.
-    fn serve_stop(&self, lua: &Lua, linked: &Linked) -> Option<StepKind> {
-        loop {
-            match linked.commands.recv_timeout(STOP_POLL) {
-                Ok(cmd) => {
-                    if let Some(kind) = self.apply(lua, cmd, Mode::Stopped) {
-                        return Some(kind);
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if self.shared.interrupt.load(Ordering::Relaxed) {
-                        return None;
-                    }
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.detach();
-                    return Some(StepKind::Continue);
-                }
-            }
-        }
-    }
-
-    fn detach(&self) {
-        self.attached.set(false);
-        self.uncaught.set(false);
-        self.pause.set(false);
-        self.step.set(None);
-        self.core.table.borrow_mut().clear();
-        self.core.cache.invalidate();
-        self.update_slow();
-    }
-
-    /// Applies one command; returns how to go on when it resumes a stop.
-    pub(super) fn apply(&self, lua: &Lua, cmd: DebugCommand, mode: Mode) -> Option<StepKind> {
-        let mut resume = None;
-        match cmd {
-            DebugCommand::Attach => self.attached.set(true),
-            DebugCommand::Detach => {
-                self.detach();
-                if mode == Mode::Stopped {
-                    resume = Some(StepKind::Continue);
-                }
-            }
-            DebugCommand::SetBreakpoints {
-                source,
-                breakpoints,
-            } => {
-                let cwd = self.cwd.clone();
-                self.core
-                    .table
-                    .borrow_mut()
-                    .set(&source, breakpoints, cwd.as_deref());
-                self.core.cache.invalidate();
-            }
-            DebugCommand::SetExceptionBreakpoints { uncaught } => self.uncaught.set(uncaught),
-            DebugCommand::StopOnEntry => self.step.set(Some(Step {
-                kind: StepKind::StepIn,
-                thread: ptr::null_mut(),
-                depth: 0,
-                entry: true,
-            })),
-            DebugCommand::Resume(kind) => {
-                if mode == Mode::Stopped {
-                    resume = Some(kind);
-                }
-            }
-            DebugCommand::Pause => {
-                if mode == Mode::Running && self.attached.get() {
-                    self.pause.set(true);
-                }
-            }
-            DebugCommand::Query { token, query } => {
-                let result = self.answer(lua, query, mode);
-                self.emit(DebugEvent::Reply { token, result });
-            }
-        }
-        self.update_slow();
-        resume
-    }
-
     /// The id of frame `index` of the current stop.
     pub(super) fn frame_id(&self, index: usize) -> i64 {
         self.stops.get() * 1000 + index as i64
@@ -564,40 +412,5 @@ impl Debugger {
     /// Whether the engine is stopped.
     pub(super) fn is_stopped(&self) -> bool {
         self.stopped.get()
-    }
-}
-
-/// Whether a line event on thread `l`, about the function at level `base`, ends `step`.
-fn step_done(step: Step, l: *mut mlua::lua_State, base: c_int, main: *mut mlua::lua_State) -> bool {
-    // SAFETY: `l` is the live hooked thread.
-    let depth = || unsafe { hook::depth(l) }.saturating_sub(base as usize);
-    match step.kind {
-        StepKind::StepIn => true,
-        StepKind::Continue => false,
-        StepKind::Next | StepKind::StepOut if l != step.thread => {
-            // Left the coroutine the step began in (it yielded or returned).
-            l == main && step.thread != main
-        }
-        StepKind::Next => depth() <= step.depth,
-        StepKind::StepOut => depth() < step.depth,
-    }
-}
-
-/// Whether line events are needed on `l` for the function at `level` during `step`.
-fn step_wants_line(step: Step, l: *mut mlua::lua_State, level: c_int) -> bool {
-    match step.kind {
-        StepKind::StepIn => true,
-        StepKind::Continue => false,
-        // Another thread: let `step_done` decide at each line.
-        StepKind::Next | StepKind::StepOut if l != step.thread => true,
-        StepKind::Next | StepKind::StepOut => {
-            // SAFETY: `l` is a live thread.
-            let depth = unsafe { hook::depth(l) }.saturating_sub(level.max(0) as usize);
-            if step.kind == StepKind::Next {
-                depth <= step.depth
-            } else {
-                depth < step.depth
-            }
-        }
     }
 }
