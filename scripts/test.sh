@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command of llmspell: formatting, lints, the Rust build and tests, then the
-# Python suite (tests/python) against the debug binary. Runs from any directory.
+# Python suite (tests/python) and the DAP suite (tests/dap, node and npm) against the
+# debug binary. Runs from any directory.
 # Extra arguments go to pytest (for example: scripts/test.sh -k conformance).
 set -euo pipefail
 
@@ -37,6 +38,16 @@ rc=0
     -p no:cacheprovider --timeout=120 -q -rfEs "$@" </dev/null || rc=$?
 if [ "$rc" -eq 5 ]; then
     echo "test.sh: pytest collected no tests: that is a failure" >&2
-    exit 1
+    rc=1
 fi
-exit "$rc"
+
+step "node tests/dap (DebugClient against llmspell dap, stdio and TCP)"
+dap_rc=0
+(
+    cd tests/dap && npm ci --no-audit --no-fund --loglevel=error && node run.mjs
+) </dev/null || dap_rc=$?
+
+if [ "$rc" -ne 0 ]; then
+    exit "$rc"
+fi
+exit "$dap_rc"

@@ -89,6 +89,9 @@
 //! `sweep` holds one series per floor client and per (request, kernel).
 //!
 //! `llmspell-bench plot --json FILE --plot-dir DIR` writes the plots of a saved run again.
+//! `llmspell-bench dap --llmspell target/release/llmspell` measures the debugger instead:
+//! a hot Lua loop with and without it, and the step round trip in-process, over
+//! `llmspell dap`'s TCP and over a kernel's control channel (src/dap.rs).
 //!
 //! `{connection_file}` is replaced by the file's path. `--code NAME=CODE` sets a kernel's
 //! execute code (default `1+1`). For a quick look: `--cold-runs 5 --requests 300
@@ -98,6 +101,8 @@
 
 mod client;
 mod compare;
+mod dap;
+mod dap_step;
 mod floor;
 mod kernel;
 mod link;
@@ -146,6 +151,9 @@ enum Commands {
         #[arg(long)]
         plot_dir: PathBuf,
     },
+    /// What the debugger costs: a hot Lua loop with and without it, and the step round
+    /// trip (in-process, `llmspell dap` over TCP, a kernel over ZeroMQ).
+    Dap(DapArgs),
     /// The floor's ROUTER echo server (started by `compare --floor`).
     EchoServer {
         /// tcp://127.0.0.1:PORT or ipc://PATH.
@@ -263,6 +271,45 @@ struct CompareArgs {
     /// throughput against clients.
     #[arg(long)]
     plot_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct DapArgs {
+    /// The llmspell binary, for the TCP and kernel round trips (without it, only the
+    /// in-process numbers are measured).
+    #[arg(long, value_name = "PATH")]
+    llmspell: Option<String>,
+    /// Iterations of each hot loop.
+    #[arg(long, default_value_t = 3_000_000)]
+    iterations: u64,
+    /// Timed runs per hot-loop column (alternating between columns).
+    #[arg(long, default_value_t = 7)]
+    rounds: usize,
+    /// Timed steps per round-trip path.
+    #[arg(long, default_value_t = 2000)]
+    steps: usize,
+    /// Untimed steps before them.
+    #[arg(long, default_value_t = 200)]
+    warmup: usize,
+    /// Write the markdown here too.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+}
+
+fn dap_bench(args: DapArgs) -> Result<(), BenchError> {
+    sys::install_interrupt_handler();
+    let report = dap::run(&dap::DapSettings {
+        llmspell: args.llmspell,
+        iterations: args.iterations.max(1),
+        rounds: args.rounds.max(1),
+        steps: args.steps.max(1),
+        warmup: args.warmup,
+    })?;
+    println!("{report}");
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, &report).map_err(|e| BenchError::Io(e.to_string()))?;
+    }
+    Ok(())
 }
 
 fn parse_pin(pin: Option<&str>) -> Result<(Option<usize>, Option<usize>), BenchError> {
@@ -401,6 +448,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Commands::Compare(args) => compare(*args),
         Commands::Plot { json, plot_dir } => replot(&json, &plot_dir),
+        Commands::Dap(args) => dap_bench(args),
         Commands::EchoServer {
             endpoint,
             max_seconds,

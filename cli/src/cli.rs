@@ -75,6 +75,9 @@ pub enum Command {
         #[command(subcommand)]
         command: TuneCommand,
     },
+    /// Debug Lua scripts from an editor: a Debug Adapter Protocol server over stdio, or
+    /// over TCP on 127.0.0.1 with `--port`.
+    Dap(DapArgs),
 }
 
 /// `llmspell tune ...`.
@@ -87,6 +90,15 @@ pub enum TuneCommand {
         #[arg(long)]
         strict: bool,
     },
+}
+
+/// `llmspell dap`.
+#[derive(Clone, Debug, Args)]
+pub struct DapArgs {
+    /// Listen on 127.0.0.1:N instead of speaking over stdio (0 picks a free port; the
+    /// address is printed on stdout). Sessions are served one after another.
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
 }
 
 /// `llmspell tool ...`.
@@ -462,6 +474,18 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn dap_takes_an_optional_port() {
+        let cli = Cli::try_parse_from(["llmspell", "dap"]).expect("stdio");
+        assert!(matches!(cli.command, Command::Dap(DapArgs { port: None })));
+        let cli = Cli::try_parse_from(["llmspell", "dap", "--port", "4711"]).expect("tcp");
+        assert!(matches!(
+            cli.command,
+            Command::Dap(DapArgs { port: Some(4711) })
+        ));
+        assert!(Cli::try_parse_from(["llmspell", "dap", "--port", "x"]).is_err());
     }
 
     #[test]

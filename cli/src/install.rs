@@ -80,7 +80,7 @@ pub fn kernel_json(exe: &Path, display_name: &str) -> Value {
         "language": "lua",
         "interrupt_mode": "message",
         "env": {},
-        "metadata": {"debugger": false},
+        "metadata": {"debugger": true},
     })
 }
 
@@ -192,7 +192,7 @@ mod tests {
         );
         assert_eq!(spec["language"], "lua");
         assert_eq!(spec["interrupt_mode"], "message");
-        assert_eq!(spec["metadata"]["debugger"], false);
+        assert_eq!(spec["metadata"]["debugger"], true);
         assert_eq!(spec["env"], json!({}));
     }
 }

@@ -13,6 +13,7 @@
 //!   `kernel disconnect`), over the `tool_request` protocol (docs/protocol.md).
 //! - `stress [--remote TARGET] [--scenario NAME]`: the performance guide's stress tests.
 //! - `tune check [--strict]`: audit this machine's limits, sysctls, CPUs and io_uring.
+//! - `dap [--port N]`: a Debug Adapter Protocol server for Lua scripts (docs/debugger.md).
 //!
 //! Configuration: `--config FILE` or `LLMSPELL_CONFIG` (llmspell.toml), with
 //! `LLMSPELL_<SECTION>_<KEY>` overrides; read by the commands that use it (`tool`,
@@ -25,6 +26,7 @@ mod cli;
 mod config;
 mod connfile;
 mod daemon;
+mod dap;
 mod error;
 mod exec;
 mod fsutil;
@@ -63,10 +65,11 @@ fn main() {
     };
     let format = cli.output;
     // The kernel process never writes to stdout, not even its errors.
+    // Nor does the DAP server over stdio, where stdout is the protocol.
     let stdout_allowed = !matches!(
         &cli.command,
         Command::Kernel { command: KernelCommand::Start(s) } if !s.daemon
-    );
+    ) && !matches!(&cli.command, Command::Dap(d) if d.port.is_none());
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -117,5 +120,6 @@ fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Tune {
             command: TuneCommand::Check { strict },
         } => tune::check(std::path::Path::new("/"), *strict, format),
+        Command::Dap(args) => dap::run(args, config_path),
     }
 }

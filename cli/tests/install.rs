@@ -26,7 +26,7 @@ fn check_spec(path: &Path, display_name: &str) -> Value {
     assert_eq!(spec["language"], "lua");
     assert_eq!(spec["interrupt_mode"], "message");
     assert_eq!(spec["env"], serde_json::json!({}));
-    assert_eq!(spec["metadata"]["debugger"], false);
+    assert_eq!(spec["metadata"]["debugger"], true);
     spec
 }
 

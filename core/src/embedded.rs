@@ -230,7 +230,7 @@ impl Driver<'_> {
                     // The engine waits for exactly this answer.
                     let _ = self.input.send(reply);
                 }
-                Action::Interrupt | Action::Shutdown { .. } => {}
+                Action::Interrupt | Action::Shutdown { .. } | Action::Debug(_) => {}
             }
         }
     }

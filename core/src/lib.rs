@@ -40,6 +40,7 @@
 //! is at fault. An `unwrap` in this crate carries a comment that says why it cannot fail.
 
 pub mod connection;
+pub mod dap;
 pub mod embedded;
 pub mod engine;
 pub mod hub;

@@ -3,6 +3,7 @@
 
 use crate::bus::Outbox;
 use crate::owner::KernelMsg;
+use llmspell_core::engine::debug::{DebugCommand, DebugLink};
 use llmspell_core::engine::{Engine, EngineConfig, EngineIo, InputReply};
 use llmspell_core::kernel::{worker, AbortGate, EngineJob, ToolJob, WorkerEvent};
 use llmspell_core::tools::ToolHostRef;
@@ -18,6 +19,8 @@ pub struct EngineHandle {
     pub input: crossbeam_channel::Sender<InputReply>,
     /// Set to interrupt the running cell.
     pub interrupt: Arc<AtomicBool>,
+    /// Debugger commands (DAP), served by the engine even while a cell is stopped.
+    pub debug: crossbeam_channel::Sender<DebugCommand>,
 }
 
 impl EngineHandle {
@@ -36,6 +39,8 @@ pub fn spawn(
 ) -> io::Result<EngineHandle> {
     let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded::<EngineJob>();
     let (input_tx, input_rx) = crossbeam_channel::unbounded::<InputReply>();
+    let (debug_tx, debug_rx) = crossbeam_channel::unbounded::<DebugCommand>();
+    let debug_events = events.clone();
     let interrupt = Arc::new(AtomicBool::new(false));
     let io = EngineIo {
         interrupt: interrupt.clone(),
@@ -49,7 +54,18 @@ pub fn spawn(
                 tools,
                 ..EngineConfig::default()
             };
-            let mut engine = match Engine::new(config, io) {
+            let link = DebugLink {
+                commands: debug_rx,
+                events: Box::new(move |ev| {
+                    // The shards may be gone at shutdown; nothing is left to tell.
+                    let _ = debug_events.send(KernelMsg::Worker(WorkerEvent::Debug(ev)));
+                }),
+            };
+            let started = Engine::new(config, io).and_then(|mut e| {
+                e.enable_debugger(link)?;
+                Ok(e)
+            });
+            let mut engine = match started {
                 Ok(e) => {
                     let _ = ready_tx.send(Ok(()));
                     e
@@ -59,21 +75,17 @@ pub fn spawn(
                     return;
                 }
             };
-            worker::run(
-                &mut engine,
-                &gate,
-                || jobs_rx.recv().ok(),
-                |ev| {
-                    // The shards may be gone at shutdown; nothing is left to tell.
-                    let _ = events.send(KernelMsg::Worker(ev));
-                },
-            );
+            worker::run_with_debugger(&mut engine, &gate, &jobs_rx, |ev| {
+                // The shards may be gone at shutdown; nothing is left to tell.
+                let _ = events.send(KernelMsg::Worker(ev));
+            });
         })?;
     match ready_rx.recv() {
         Ok(Ok(())) => Ok(EngineHandle {
             jobs: jobs_tx,
             input: input_tx,
             interrupt,
+            debug: debug_tx,
         }),
         Ok(Err(e)) => Err(io::Error::other(format!(
             "the Lua engine failed to start: {e}"

@@ -178,6 +178,11 @@ impl Owner {
                 Action::Input(reply) => {
                     let _ = self.engine.input.send(reply);
                 }
+                Action::Debug(cmd) => {
+                    if self.engine.debug.send(cmd).is_err() {
+                        warn!("the engine thread is gone");
+                    }
+                }
                 Action::Interrupt => self.engine.interrupt(),
                 Action::Shutdown { restart } => {
                     self.outcome.get_or_insert(RunOutcome::Shutdown { restart });

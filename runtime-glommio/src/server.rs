@@ -194,6 +194,7 @@ impl Server {
             max_queue: config
                 .max_queue
                 .unwrap_or(KernelConfig::default().max_queue),
+            debugger: Some(cell_files()),
             ..KernelConfig::default()
         });
         let tools = engine_thread::tool_workers(config.tools.clone(), kernel_outbox.clone())?;
@@ -217,6 +218,18 @@ impl Server {
                 Err(_) => warn!(shard = index, "a shard panicked"),
             }
         }
+        // The cells the debugger wrote are for this kernel only.
+        let cells = std::path::PathBuf::from(cell_files().tmp_file_prefix);
+        if cells.is_dir() {
+            let _ = std::fs::remove_dir_all(&cells);
+        }
         outcome.ok_or_else(|| io::Error::other("the kernel's shard failed"))
     }
+}
+
+/// Where the debugger writes cells (`dumpCell`): a directory of this process's own, as
+/// the tokio edition does.
+fn cell_files() -> llmspell_core::dap::CellFiles {
+    let dir = std::env::temp_dir().join(format!("llmspell_{}", std::process::id()));
+    llmspell_core::dap::CellFiles::in_dir(&dir.to_string_lossy())
 }

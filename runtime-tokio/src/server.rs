@@ -68,6 +68,13 @@ fn now() -> Timestamp {
     Timestamp::from_unix_micros(micros)
 }
 
+/// Where the debugger writes cells: `<temp dir>/llmspell_<pid>/`, as ipykernel uses
+/// `<temp dir>/ipykernel_<pid>/`.
+fn cell_files() -> llmspell_core::dap::CellFiles {
+    let dir = std::env::temp_dir().join(format!("llmspell_{}", std::process::id()));
+    llmspell_core::dap::CellFiles::in_dir(&dir.to_string_lossy())
+}
+
 /// A session id for our headers: unique enough per process and start time.
 fn session_id() -> String {
     let nanos = SystemTime::now()
@@ -191,6 +198,11 @@ impl State {
                 Effect::Input(reply) => {
                     let _ = self.engine.input.send(reply);
                 }
+                Effect::Debug(cmd) => {
+                    if self.engine.debug.send(cmd).is_err() {
+                        warn!("the engine thread is gone");
+                    }
+                }
                 Effect::Interrupt => self.engine.interrupt(),
                 Effect::Shutdown { restart } => {
                     self.outcome = Some(RunOutcome::Shutdown { restart });
@@ -265,6 +277,7 @@ async fn serve(
         max_queue: config
             .max_queue
             .unwrap_or(KernelConfig::default().max_queue),
+        debugger: Some(cell_files()),
         ..KernelConfig::default()
     };
     let mut hub = Hub::new(kernel_config, config.max_message_size);
@@ -297,6 +310,11 @@ async fn serve(
     let outcome = state.borrow().outcome.unwrap_or(RunOutcome::Terminated);
     flush_before_exit(&state, config.sockets.linger()).await;
     let st = state.borrow();
+    // The cells the debugger wrote are for this kernel only.
+    let cells = std::path::PathBuf::from(cell_files().tmp_file_prefix);
+    if cells.is_dir() {
+        let _ = std::fs::remove_dir_all(&cells);
+    }
     // A cell still running must not keep the process alive: interrupt it. The engine
     // thread ends when its job channel closes with the state.
     st.engine.interrupt();

@@ -92,24 +92,34 @@ pub(crate) struct Captured {
 /// The slot the message handler writes into.
 pub(crate) type CapturedSlot = Rc<RefCell<Option<Captured>>>;
 
+/// Called by the message handler with the message of an uncaught error (not an interrupt
+/// or an exit), before the stack unwinds: the debugger stops there.
+pub(crate) type OnUncaught = Rc<dyn Fn(&Lua, &str)>;
+
 /// Creates the message handler passed to `xpcall` around every cell: it records the error
-/// message and the traceback, and returns the error value unchanged.
+/// message and the traceback, lets `on_uncaught` see the error, and returns the error
+/// value unchanged.
 pub(crate) fn create_message_handler(
     lua: &Lua,
     slot: CapturedSlot,
+    on_uncaught: Option<OnUncaught>,
 ) -> mlua::Result<mlua::Function> {
     lua.create_function(move |lua, err: Value| {
         let mut evalue = describe_error_value(lua, &err);
-        if let Value::Error(e) = &err {
-            if !is_sentinel(e) {
-                evalue = format!("{}{}", where_prefix(lua), evalue);
-            }
+        let sentinel = matches!(&err, Value::Error(e) if is_sentinel(e));
+        if matches!(&err, Value::Error(_)) && !sentinel {
+            evalue = format!("{}{}", where_prefix(lua), evalue);
         }
         let stack = lua
             .traceback(None, 2)
             .map(|s| s.to_string_lossy())
             .unwrap_or_default();
         let stack = stack.lines().map(str::to_owned).collect();
+        if !sentinel {
+            if let Some(f) = &on_uncaught {
+                f(lua, &evalue);
+            }
+        }
         *slot.borrow_mut() = Some(Captured { evalue, stack });
         Ok(err)
     })

@@ -209,7 +209,7 @@ impl Formatter<'_> {
 }
 
 /// The result of `__tostring`, if the table's metatable has one and it succeeds.
-fn via_tostring(t: &Table) -> Option<String> {
+pub(crate) fn via_tostring(t: &Table) -> Option<String> {
     let mt = t.metatable()?;
     if mt.raw_get::<Value>("__tostring").ok()?.is_nil() {
         return None;
@@ -218,7 +218,7 @@ fn via_tostring(t: &Table) -> Option<String> {
 }
 
 /// Sort order of table keys: numbers, then strings, then booleans, then the rest.
-fn key_order(k: &Value) -> (u8, f64, Vec<u8>) {
+pub(crate) fn key_order(k: &Value) -> (u8, f64, Vec<u8>) {
     match k {
         Value::Integer(i) => (0, *i as f64, Vec::new()),
         Value::Number(n) => (0, *n, Vec::new()),

@@ -2,13 +2,14 @@
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::atomic::Ordering;
 
 use mlua::{ChunkMode, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 use serde_json::{json, Map};
 
 use super::complete::{complete, is_complete, Scope};
+use super::debug::{DebugCommand, DebugLink, Debugger};
 use super::errors::{
     create_message_handler, describe_error_value, from_mlua_error, install_pcall_guards, lua_error,
     panic_error, syntax_error, CapturedSlot, KEYBOARD_INTERRUPT, RUNTIME_ERROR,
@@ -42,6 +43,8 @@ pub struct Engine {
     help: HelpIndex,
     /// `script_args[1..]`, passed to each cell as `...`.
     varargs: Vec<String>,
+    /// The debugger: inert until [`Engine::enable_debugger`].
+    debugger: Rc<Debugger>,
 }
 
 /// How running a function under the message handler failed.
@@ -88,12 +91,25 @@ impl Engine {
         }
         globals.set("arg", arg)?;
 
+        let debugger = Rc::new(Debugger::new(shared.clone()));
+        // The callbacks hold the debugger weakly: it holds Lua functions, and a strong
+        // reference from inside the state would keep the state alive forever.
+        let weak = Rc::downgrade(&debugger);
+        let on_uncaught: super::errors::OnUncaught = Rc::new(move |lua, message| {
+            if let Some(d) = weak.upgrade() {
+                d.on_uncaught_error(lua, message);
+            }
+        });
         let captured: CapturedSlot = Rc::new(RefCell::new(None));
-        let msgh = create_message_handler(&lua, captured.clone())?;
+        let msgh = create_message_handler(&lua, captured.clone(), Some(on_uncaught))?;
+        let hook_debugger: Weak<Debugger> = Rc::downgrade(&debugger);
         let hook_shared = shared.clone();
         lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
-            move |_, _| hook_shared.on_tick(),
+            move |lua, debug| match hook_debugger.upgrade() {
+                Some(d) => d.on_hook(lua, debug),
+                None => hook_shared.on_tick(),
+            },
         )?;
         let help = HelpIndex::new(&Scope {
             lua: &lua,
@@ -109,7 +125,32 @@ impl Engine {
             string_lib,
             help,
             varargs,
+            debugger,
         })
+    }
+
+    /// Connects the debugger (see [`super::debug`]). Call once, while idle.
+    pub fn enable_debugger(&mut self, link: DebugLink) -> Result<(), String> {
+        self.debugger
+            .enable(&self.lua, link)
+            .map_err(|e| format!("cannot start the debugger: {e}"))
+    }
+
+    /// The debugger's command channel, for a worker that waits on jobs and commands at
+    /// once; `None` without a debugger.
+    pub fn debug_commands(&self) -> Option<crossbeam_channel::Receiver<DebugCommand>> {
+        self.debugger.commands()
+    }
+
+    /// Serves a debugger command while no request runs.
+    pub fn handle_debug(&mut self, command: DebugCommand) {
+        let _active = self.debugger.core.activate();
+        let served = catch_unwind(AssertUnwindSafe(|| {
+            self.debugger.handle_idle(&self.lua, command);
+        }));
+        if served.is_err() {
+            tracing::error!("a debugger command panicked");
+        }
     }
 
     /// Runs one request to completion, passing its events to `sink` in order. The last
@@ -123,6 +164,10 @@ impl Engine {
             EngineRequest::IsComplete { .. } => Kind::IsComplete,
         };
         self.shared.id.set(id);
+        let _active = self.debugger.core.activate();
+        if matches!(request, EngineRequest::Execute { .. }) {
+            self.debugger.before_request(&self.lua);
+        }
         let shared = self.shared.clone();
         let this = &*self;
         let served = catch_unwind(AssertUnwindSafe(|| {
@@ -150,6 +195,12 @@ impl Engine {
             sink(event);
         }
         sink(done);
+    }
+
+    /// The debugger, for tests that look at its hook state.
+    #[cfg(test)]
+    pub(crate) fn debugger(&self) -> &Debugger {
+        &self.debugger
     }
 
     /// The Lua state, for tests that install their own callbacks.
@@ -257,6 +308,7 @@ impl Engine {
 
     /// Compiles `return <code>` if it compiles (an expression), else `code` (a chunk).
     fn compile(&self, code: &str, chunk_name: &str) -> Result<(Function, bool), LuaError> {
+        self.debugger.record_source(chunk_name, code);
         let load = |src: String| {
             self.lua
                 .load(src)

@@ -325,6 +325,7 @@ pub struct EngineIo {
 }
 
 mod complete;
+pub mod debug;
 mod display;
 mod errors;
 mod format;

@@ -190,6 +190,22 @@ impl Shared {
     /// The instruction-count hook: raises a pending exit or interrupt, and flushes buffered
     /// output from time to time.
     pub fn on_tick(&self) -> mlua::Result<VmState> {
+        self.check_pending()?;
+        let ticks = self.ticks.get() + 1;
+        if ticks >= FLUSH_TICKS {
+            self.ticks.set(0);
+            self.flush();
+        } else {
+            self.ticks.set(ticks);
+        }
+        Ok(VmState::Continue)
+    }
+}
+
+impl Shared {
+    /// Raises a pending exit or interrupt: the part of [`Shared::on_tick`] that the
+    /// debugger's other hook events need too.
+    pub fn check_pending(&self) -> mlua::Result<()> {
         if let Some(code) = self.exit_code.get() {
             return Err(mlua::Error::external(ExitRequest(code)));
         }
@@ -199,14 +215,7 @@ impl Shared {
             self.interrupting.set(true);
             return Err(mlua::Error::external(KeyboardInterrupt));
         }
-        let ticks = self.ticks.get() + 1;
-        if ticks >= FLUSH_TICKS {
-            self.ticks.set(0);
-            self.flush();
-        } else {
-            self.ticks.set(ticks);
-        }
-        Ok(VmState::Continue)
+        Ok(())
     }
 }
 

@@ -1,6 +1,8 @@
 //! Engine tests. Each test builds its own engine and drives it with a sink that collects
 //! events; input requests are answered from a queue of scripted replies.
 
+mod debug;
+mod debug_flow;
 mod exec;
 mod io;
 mod tools;

@@ -8,8 +8,8 @@
 //!    greeting is queued at once.
 //! 2. Bytes read go to [`Hub::handle_input`]; on an error the hub has already forgotten the
 //!    connection and the runtime closes the stream. At end of stream, [`Hub::handle_close`].
-//! 3. After every `handle_*` call, drain [`Hub::poll_effect`] (engine jobs, input replies,
-//!    interrupt, shutdown) and then [`Hub::poll_dirty`], writing what
+//! 3. After every `handle_*` call, drain [`Hub::poll_effect`] (engine jobs, debugger
+//!    commands, input replies, interrupt, shutdown) and then [`Hub::poll_dirty`], writing what
 //!    [`Hub::poll_transmit`] gives for each connection it names.
 //! 4. The engine worker's reports go to [`Hub::handle_worker_event`], then as in step 3.
 
@@ -42,6 +42,8 @@ pub enum Effect {
     Tool(crate::kernel::ToolJob),
     /// Pass an answer to the engine's pending `io.read`.
     Input(InputReply),
+    /// Hand a command to the engine's debug channel (not its job queue).
+    Debug(crate::engine::debug::DebugCommand),
     /// Set the engine's interrupt flag.
     Interrupt,
     /// Flush the connections, then stop serving.
@@ -312,6 +314,7 @@ impl Hub {
                 Action::Engine(job) => self.effects.push_back(Effect::Engine(job)),
                 Action::Tool(job) => self.effects.push_back(Effect::Tool(job)),
                 Action::Input(r) => self.effects.push_back(Effect::Input(r)),
+                Action::Debug(cmd) => self.effects.push_back(Effect::Debug(cmd)),
                 Action::Interrupt => self.effects.push_back(Effect::Interrupt),
                 Action::Shutdown { restart } => {
                     self.effects.push_back(Effect::Shutdown { restart })

@@ -113,9 +113,12 @@ impl Kernel {
 
     fn on_control(&mut self, now: Timestamp, ctx: Ctx, msg_type: &str, content: &[u8]) {
         match msg_type {
-            "kernel_info_request" => {
-                self.answer(now, &ctx, "kernel_info_reply", info::kernel_info_content())
-            }
+            "kernel_info_request" => self.answer(
+                now,
+                &ctx,
+                "kernel_info_reply",
+                info::kernel_info_content(self.debug.is_some()),
+            ),
             "shutdown_request" => match parse::<requests::ShutdownRequest>(content) {
                 Ok(req) => {
                     let body = to_vec(&json!({"status": "ok", "restart": req.restart}));
@@ -137,11 +140,7 @@ impl Kernel {
                 self.interrupt_running();
                 self.answer(now, &ctx, "interrupt_reply", br#"{"status":"ok"}"#.to_vec());
             }
-            "debug_request" => {
-                let body = json!({"status": "error", "ename": "NotSupported",
-                    "evalue": "the debugger is not available", "traceback": []});
-                self.answer(now, &ctx, "debug_reply", to_vec(&body));
-            }
+            "debug_request" => self.on_debug_request(now, ctx, content),
             // Other shell requests may come on control too; those that need no queue are
             // answered here, the rest go through the shell queue.
             _ => self.on_shell(now, ctx, msg_type, content),
@@ -150,9 +149,12 @@ impl Kernel {
 
     fn on_shell(&mut self, now: Timestamp, ctx: Ctx, msg_type: &str, content: &[u8]) {
         match msg_type {
-            "kernel_info_request" => {
-                self.answer(now, &ctx, "kernel_info_reply", info::kernel_info_content())
-            }
+            "kernel_info_request" => self.answer(
+                now,
+                &ctx,
+                "kernel_info_reply",
+                info::kernel_info_content(self.debug.is_some()),
+            ),
             "comm_info_request" => {
                 // No comm targets are registered, so no comms are ever open.
                 let body = br#"{"status":"ok","comms":{}}"#.to_vec();
@@ -204,7 +206,16 @@ impl Kernel {
                 Ok(req) => {
                     let engine_id = self.alloc_engine_id();
                     let counts = !req.silent && req.store_history;
-                    let chunk_name = if counts {
+                    let cell_chunk = self
+                        .debug
+                        .as_ref()
+                        .and_then(|d| d.cell_chunk_name(&req.code));
+                    let chunk_name = if let Some(name) = cell_chunk {
+                        if counts {
+                            self.counting_queued += 1;
+                        }
+                        name
+                    } else if counts {
                         self.counting_queued += 1;
                         format!("=In[{}]", self.execution_count + self.counting_queued)
                     } else {
@@ -383,6 +394,7 @@ impl Kernel {
             WorkerEvent::Aborted { id } => self.on_aborted(id),
             WorkerEvent::Tool { id, done } => self.handle_tool_done(now, id, done),
             WorkerEvent::Engine(ev) => self.on_engine_event(now, ev),
+            WorkerEvent::Debug(ev) => self.on_debug_event(now, ev),
         }
     }
 

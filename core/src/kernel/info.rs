@@ -1,10 +1,11 @@
-//! The kernel_info_reply content, made once.
+//! The kernel_info_reply content.
 
 use super::PROTOCOL_VERSION;
 use serde_json::json;
 
-/// The content of our kernel_info_reply.
-pub fn kernel_info_content() -> Vec<u8> {
+/// The content of our kernel_info_reply; `debugger` says whether debug_request works.
+pub fn kernel_info_content(debugger: bool) -> Vec<u8> {
+    let features: &[&str] = if debugger { &["debugger"] } else { &[] };
     let v = json!({
         "status": "ok",
         "protocol_version": PROTOCOL_VERSION,
@@ -23,8 +24,8 @@ pub fn kernel_info_content() -> Vec<u8> {
         "help_links": [
             {"text": "Lua 5.4 Reference Manual", "url": "https://www.lua.org/manual/5.4/"},
         ],
-        "debugger": false,
-        "supported_features": [],
+        "debugger": debugger,
+        "supported_features": features,
     });
     // A json! value always serializes.
     serde_json::to_vec(&v).expect("kernel_info serializes")

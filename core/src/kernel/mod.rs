@@ -20,6 +20,7 @@
 //! messages strictly in order. Control requests are answered at once, even while a cell runs.
 
 mod content;
+mod debug;
 mod dispatch;
 mod history;
 mod info;
@@ -60,6 +61,9 @@ pub struct KernelConfig {
     pub tools: Option<crate::tools::ToolHostRef>,
     /// Where to count requests, durations and drops; `None`: not counted.
     pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+    /// Where cells are written for the debugger; without it, debug_request answers an
+    /// error and kernel_info says `"debugger": false`.
+    pub debugger: Option<crate::dap::CellFiles>,
 }
 
 impl Default for KernelConfig {
@@ -73,6 +77,7 @@ impl Default for KernelConfig {
             history_size: 10_000,
             tools: None,
             metrics: None,
+            debugger: None,
         }
     }
 }
@@ -96,6 +101,9 @@ pub enum Action {
     Tool(ToolJob),
     /// Pass an answer to the engine's pending `io.read`.
     Input(InputReply),
+    /// Hand a command to the engine's debugger (its debug channel, not the job queue:
+    /// the engine reads it even while a cell runs or is stopped).
+    Debug(crate::engine::debug::DebugCommand),
     /// Interrupt the running cell (set the engine's interrupt flag).
     Interrupt,
     /// Flush what is queued, stop serving and exit (or restart).
@@ -172,6 +180,15 @@ pub struct Kernel {
     awaiting_input: bool,
     /// Tool requests running on a worker, by job id.
     tool_jobs: std::collections::HashMap<u64, tools::PendingTool>,
+    /// The debug session, if the kernel has a debugger.
+    debug: Option<crate::dap::Session>,
+    /// debug_requests waiting for their reply, by tag.
+    debug_requests: std::collections::HashMap<u64, Ctx>,
+    /// The tag of the next debug_request.
+    next_debug_tag: u64,
+    /// The header of the last debug_request: the parent of debug events sent while no
+    /// cell runs.
+    last_debug_header: Option<Bytes>,
 }
 
 impl Kernel {
@@ -181,6 +198,10 @@ impl Kernel {
         let mut out = outbox::Outbox::new(codec, config.session.clone(), config.username.clone());
         out.metrics = config.metrics.clone();
         let history = History::new(config.history_size);
+        let debug = config
+            .debugger
+            .clone()
+            .map(|files| crate::dap::Session::new(crate::dap::Mode::Jupyter(files)));
         Kernel {
             config,
             out,
@@ -194,6 +215,10 @@ impl Kernel {
             abort: AbortGate::default(),
             awaiting_input: false,
             tool_jobs: std::collections::HashMap::new(),
+            debug,
+            debug_requests: std::collections::HashMap::new(),
+            next_debug_tag: 1,
+            last_debug_header: None,
         }
     }
 

@@ -849,3 +849,5 @@ mod tools {
             .contains("no tools"));
     }
 }
+
+mod debug;

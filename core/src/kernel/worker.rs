@@ -30,6 +30,8 @@ pub enum WorkerEvent {
         /// The job's id.
         id: u64,
     },
+    /// The engine's debugger reported (a stop, a query's answer...).
+    Debug(crate::engine::debug::DebugEvent),
     /// A tool worker finished a [`super::ToolJob`].
     Tool {
         /// The job's id.
@@ -71,6 +73,36 @@ pub fn run(
 ) {
     while let Some(job) = next() {
         run_one(engine, gate, job, &mut emit);
+    }
+}
+
+/// Like [`run`], for an engine with a debugger: waits on `jobs` and on the engine's debug
+/// channel at once, serving debugger commands between jobs (the engine serves them itself
+/// while a job runs). Returns when `jobs` is closed.
+pub fn run_with_debugger(
+    engine: &mut Engine,
+    gate: &AbortGate,
+    jobs: &crossbeam_channel::Receiver<EngineJob>,
+    mut emit: impl FnMut(WorkerEvent),
+) {
+    let mut debug = engine.debug_commands();
+    loop {
+        let Some(commands) = debug.clone() else {
+            while let Ok(job) = jobs.recv() {
+                run_one(engine, gate, job, &mut emit);
+            }
+            return;
+        };
+        crossbeam_channel::select! {
+            recv(jobs) -> job => match job {
+                Ok(job) => run_one(engine, gate, job, &mut emit),
+                Err(_) => return,
+            },
+            recv(commands) -> cmd => match cmd {
+                Ok(cmd) => engine.handle_debug(cmd),
+                Err(_) => debug = None,
+            },
+        }
     }
 }
 
