@@ -77,8 +77,6 @@ pub use config::{RunOutcome, ServerConfig, Shards, SocketOptions};
 #[cfg(target_os = "linux")]
 mod bus;
 #[cfg(target_os = "linux")]
-mod engine_thread;
-#[cfg(target_os = "linux")]
 mod io;
 #[cfg(target_os = "linux")]
 mod owner;

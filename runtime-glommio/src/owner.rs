@@ -9,11 +9,11 @@
 
 use crate::bus::Outbox;
 use crate::config::RunOutcome;
-use crate::engine_thread::EngineHandle;
 use bytes::Bytes;
 use llmspell_core::connection::Channel;
 use llmspell_core::kernel::{Action, Kernel, ToolJob, WorkerEvent};
 use llmspell_core::time::Timestamp;
+use llmspell_runtime_common::EngineHandle;
 use std::collections::HashMap;
 use tracing::{debug, warn};
 

@@ -3,20 +3,21 @@
 
 use crate::bus::{self, Outbox};
 use crate::config::{RunOutcome, ServerConfig};
-use crate::engine_thread;
 use crate::io::bind_reuseport;
 use crate::owner::{Down, KernelMsg};
 use crate::shard_thread::{Bound, KernelParts, Role, ShardSetup};
 use crate::signals::Signals;
 use llmspell_core::connection::{Channel, ConnectionInfo, Transport};
 use llmspell_core::kernel::{Kernel, KernelConfig};
+use llmspell_runtime_common::{
+    cell_files, remove_cell_files, session_id, spawn_engine, spawn_tool_workers,
+};
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
 
 /// A shard's thread, waiting for `run`.
@@ -34,14 +35,6 @@ pub struct Server {
     info: ConnectionInfo,
     config: ServerConfig,
     cpus: Vec<usize>,
-}
-
-/// A session id for our headers: unique enough per process and start time.
-fn session_id() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{:08x}-{:08x}", std::process::id(), nanos)
 }
 
 /// The CPUs this process may run on.
@@ -197,9 +190,9 @@ impl Server {
             debugger: Some(cell_files()),
             ..KernelConfig::default()
         });
-        let tools = engine_thread::tool_workers(config.tools.clone(), kernel_outbox.clone())?;
-        let engine =
-            engine_thread::spawn(kernel.abort_gate(), config.tools.clone(), kernel_outbox)?;
+        let emit = move |ev| kernel_outbox.send(KernelMsg::Worker(ev));
+        let tools = spawn_tool_workers(config.tools.clone(), emit.clone())?;
+        let engine = spawn_engine(kernel.abort_gate(), config.tools.clone(), emit)?;
         info!(shell = info.shell_port, iopub = info.iopub_port, transport = ?info.transport, ?cpus, "kernel serving on glommio shards");
         let mut parts = Some(Box::new(KernelParts {
             kernel,
@@ -218,18 +211,7 @@ impl Server {
                 Err(_) => warn!(shard = index, "a shard panicked"),
             }
         }
-        // The cells the debugger wrote are for this kernel only.
-        let cells = std::path::PathBuf::from(cell_files().tmp_file_prefix);
-        if cells.is_dir() {
-            let _ = std::fs::remove_dir_all(&cells);
-        }
+        remove_cell_files();
         outcome.ok_or_else(|| io::Error::other("the kernel's shard failed"))
     }
-}
-
-/// Where the debugger writes cells (`dumpCell`): a directory of this process's own, as
-/// the tokio edition does.
-fn cell_files() -> llmspell_core::dap::CellFiles {
-    let dir = std::env::temp_dir().join(format!("llmspell_{}", std::process::id()));
-    llmspell_core::dap::CellFiles::in_dir(&dir.to_string_lossy())
 }

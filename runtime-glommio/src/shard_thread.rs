@@ -3,7 +3,6 @@
 
 use crate::bus::{Inbox, Outbox};
 use crate::config::{unavailable, RunOutcome, SocketOptions};
-use crate::engine_thread::EngineHandle;
 use crate::io::{Listener, Stream};
 use crate::owner::{Down, KernelMsg, Owner};
 use crate::shard::{Link, Shard};
@@ -12,6 +11,7 @@ use crate::tasks::{self, Shared};
 use glommio::{spawn_local, LocalExecutorBuilder, Placement, Task};
 use llmspell_core::connection::Channel;
 use llmspell_core::kernel::{Kernel, ToolJob};
+use llmspell_runtime_common::{resource_usage, EngineHandle};
 use std::cell::RefCell;
 use std::io;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
@@ -278,18 +278,4 @@ async fn close(shard: &Shared, tasks: Vec<Task<()>>) {
 fn log_drops(shard: &Shared) {
     let st = shard.borrow();
     info!(shard = st.index, drops = ?st.drops, "shard stopping");
-}
-
-/// What this process has used: user and system CPU in milliseconds, and voluntary and
-/// involuntary context switches.
-fn resource_usage() -> (u64, u64, u64, u64) {
-    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the struct we own; RUSAGE_SELF is always valid.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
-        return (0, 0, 0, 0);
-    }
-    let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
-    let (v, iv) = (usage.ru_nvcsw as u64, usage.ru_nivcsw as u64);
-    (ms(usage.ru_utime), ms(usage.ru_stime), v, iv)
 }

@@ -9,25 +9,17 @@ use crate::shard::Shard;
 use bytes::BytesMut;
 use glommio::spawn_local;
 use llmspell_core::connection::Channel;
-use llmspell_core::time::Timestamp;
+use llmspell_runtime_common::now;
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::mem::MaybeUninit;
 use std::rc::Rc;
 use std::task::Poll;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tracing::{debug, warn};
 
 /// A shard's state, shared by its tasks on its one thread.
 pub type Shared = Rc<RefCell<Shard>>;
-
-/// The wall clock as the core wants it.
-pub fn now() -> Timestamp {
-    let micros = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64);
-    Timestamp::from_unix_micros(micros)
-}
 
 /// Accepts streams on one listener for as long as the shard runs.
 pub async fn accept_loop(

@@ -17,7 +17,6 @@
 //! each dirty connection's bytes with a non-blocking write, and only a connection whose
 //! socket buffer is full waits for its own task to finish the write.
 
-mod engine_thread;
 mod io;
 mod server;
 

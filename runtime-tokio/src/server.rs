@@ -1,18 +1,20 @@
 //! Binding the five channels and serving them until shutdown.
 
-use crate::engine_thread::{self, EngineHandle};
 use crate::io::{Listener, Stream};
 use bytes::{Buf, Bytes, BytesMut};
 use llmspell_core::connection::{Channel, ConnectionInfo, Transport};
 use llmspell_core::hub::{ConnId, Effect, Hub, Limits, SocketOptions};
 use llmspell_core::kernel::{KernelConfig, ToolJob, WorkerEvent};
-use llmspell_core::time::Timestamp;
 use llmspell_core::tools::ToolHostRef;
+use llmspell_runtime_common::{
+    cell_files, now, remove_cell_files, resource_usage, session_id, spawn_engine,
+    spawn_tool_workers, EngineHandle,
+};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::rc::Rc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::LocalSet;
 use tracing::{debug, info, warn};
@@ -59,28 +61,6 @@ pub struct Server {
 
     info: ConnectionInfo,
     config: ServerConfig,
-}
-
-fn now() -> Timestamp {
-    let micros = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64);
-    Timestamp::from_unix_micros(micros)
-}
-
-/// Where the debugger writes cells: `<temp dir>/llmspell_<pid>/`, as ipykernel uses
-/// `<temp dir>/ipykernel_<pid>/`.
-fn cell_files() -> llmspell_core::dap::CellFiles {
-    let dir = std::env::temp_dir().join(format!("llmspell_{}", std::process::id()));
-    llmspell_core::dap::CellFiles::in_dir(&dir.to_string_lossy())
-}
-
-/// A session id for our headers: unique enough per process and start time.
-fn session_id() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{:08x}-{:08x}", std::process::id(), nanos)
 }
 
 impl Server {
@@ -283,8 +263,9 @@ async fn serve(
     let mut hub = Hub::new(kernel_config, config.max_message_size);
     hub.set_limits(config.limits);
     let (events_tx, events_rx) = mpsc::unbounded_channel::<WorkerEvent>();
-    let tools = tool_workers(config.tools.clone(), events_tx.clone())?;
-    let engine = engine_thread::spawn(hub.kernel().abort_gate(), config.tools.clone(), events_tx)?;
+    let emit = move |ev| events_tx.send(ev).is_ok();
+    let tools = spawn_tool_workers(config.tools.clone(), emit.clone())?;
+    let engine = spawn_engine(hub.kernel().abort_gate(), config.tools.clone(), emit)?;
     let stop = Rc::new(Notify::new());
     let state: Shared = Rc::new(RefCell::new(State {
         hub,
@@ -310,11 +291,7 @@ async fn serve(
     let outcome = state.borrow().outcome.unwrap_or(RunOutcome::Terminated);
     flush_before_exit(&state, config.sockets.linger()).await;
     let st = state.borrow();
-    // The cells the debugger wrote are for this kernel only.
-    let cells = std::path::PathBuf::from(cell_files().tmp_file_prefix);
-    if cells.is_dir() {
-        let _ = std::fs::remove_dir_all(&cells);
-    }
+    remove_cell_files();
     // A cell still running must not keep the process alive: interrupt it. The engine
     // thread ends when its job channel closes with the state.
     st.engine.interrupt();
@@ -330,49 +307,6 @@ async fn serve(
         "kernel stopping"
     );
     Ok(outcome)
-}
-
-/// Starts the threads that run tool calls that may block, and batches. Tools that may
-/// block get a thread each while they run, up to this many at once; the host's own timeouts
-/// bound how long one can hold it.
-const TOOL_WORKERS: usize = 4;
-
-fn tool_workers(
-    host: Option<ToolHostRef>,
-    events: mpsc::UnboundedSender<WorkerEvent>,
-) -> io::Result<crossbeam_channel::Sender<ToolJob>> {
-    let (tx, rx) = crossbeam_channel::unbounded::<ToolJob>();
-    let Some(host) = host else {
-        return Ok(tx);
-    };
-    for i in 0..TOOL_WORKERS {
-        let (rx, events, host) = (rx.clone(), events.clone(), host.clone());
-        std::thread::Builder::new()
-            .name(format!("llmspell-tool-{i}"))
-            .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    let done = job.run(host.0.as_ref());
-                    if events.send(WorkerEvent::Tool { id: job.id, done }).is_err() {
-                        return;
-                    }
-                }
-            })?;
-    }
-    Ok(tx)
-}
-
-/// What this process has used: user and system CPU in milliseconds, and voluntary and
-/// involuntary context switches.
-fn resource_usage() -> (u64, u64, u64, u64) {
-    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the struct we own; RUSAGE_SELF is always valid.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
-        return (0, 0, 0, 0);
-    }
-    let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
-    let (v, iv) = (usage.ru_nvcsw as u64, usage.ru_nivcsw as u64);
-    (ms(usage.ru_utime), ms(usage.ru_stime), v, iv)
 }
 
 /// Gives the last replies (shutdown_reply above all) up to `linger` to leave.

@@ -1,16 +1,10 @@
 //! The tokio server against libzmq clients (the `zmq` crate): DEALER shell and control,
 //! SUB iopub, REQ heartbeat, over tcp and ipc, several clients at once.
 
-use bytes::Bytes;
 use llmspell_core::connection::{Channel, ConnectionInfo, Transport};
-use llmspell_core::time::Timestamp;
-use llmspell_core::wire::{write_header, Codec};
 use llmspell_runtime_tokio::{RunOutcome, Server, ServerConfig};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
-
-const KEY: &str = "interop-key";
 
 fn start(
     transport: Transport,
@@ -42,98 +36,9 @@ fn start(
     (info, std::thread::spawn(move || server.run()))
 }
 
-struct Client {
-    ctx: zmq::Context,
-    shell: zmq::Socket,
-    control: zmq::Socket,
-    iopub: zmq::Socket,
-    codec: Codec,
-    seq: u32,
-    name: String,
-}
-
-impl Client {
-    fn connect(info: &ConnectionInfo, name: &str) -> Client {
-        let ctx = zmq::Context::new();
-        let shell = ctx.socket(zmq::DEALER).unwrap();
-        shell.set_identity(name.as_bytes()).unwrap();
-        shell.set_linger(0).unwrap();
-        shell.connect(&info.endpoint(Channel::Shell)).unwrap();
-        let control = ctx.socket(zmq::DEALER).unwrap();
-        control.set_linger(0).unwrap();
-        control.connect(&info.endpoint(Channel::Control)).unwrap();
-        let iopub = ctx.socket(zmq::SUB).unwrap();
-        iopub.set_linger(0).unwrap();
-        iopub.set_subscribe(b"").unwrap();
-        iopub.connect(&info.endpoint(Channel::Iopub)).unwrap();
-        let mut c = Client {
-            ctx,
-            shell,
-            control,
-            iopub,
-            codec: Codec::new(KEY.as_bytes(), 100_000),
-            seq: 0,
-            name: name.into(),
-        };
-        // The welcome says our subscription has arrived.
-        let (t, _, _) = c.recv(Channel::Iopub);
-        assert_eq!(t, "iopub_welcome");
-        c
-    }
-
-    fn send(&mut self, channel: Channel, msg_type: &str, content: Value) -> String {
-        self.seq += 1;
-        let id = format!("{}-{}", self.name, self.seq);
-        let mut header = Vec::new();
-        write_header(
-            &mut header,
-            &id,
-            msg_type,
-            &self.name,
-            "test",
-            Timestamp::default(),
-            "5.3",
-        );
-        let frames = self.codec.encode(
-            &[],
-            Bytes::from(header),
-            Bytes::from_static(b"{}"),
-            Bytes::from_static(b"{}"),
-            Bytes::from(content.to_string()),
-            &[],
-        );
-        let parts: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
-        let socket = if channel == Channel::Control {
-            &self.control
-        } else {
-            &self.shell
-        };
-        socket.send_multipart(parts, 0).unwrap();
-        id
-    }
-
-    /// The next message on a channel: (msg_type, parent msg_id, content). Fails after 10 s.
-    fn recv(&mut self, channel: Channel) -> (String, String, Value) {
-        let socket = match channel {
-            Channel::Iopub => &self.iopub,
-            Channel::Control => &self.control,
-            _ => &self.shell,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if socket.poll(zmq::POLLIN, 100).unwrap() > 0 {
-                let parts = socket.recv_multipart(0).unwrap();
-                let frames: Vec<Bytes> = parts.into_iter().map(Bytes::from).collect();
-                let msg = self.codec.decode(frames).expect("kernel messages verify");
-                let parent: Value = serde_json::from_slice(&msg.parent_header).unwrap();
-                let content: Value = serde_json::from_slice(&msg.content).unwrap();
-                let pid = parent["msg_id"].as_str().unwrap_or("").to_string();
-                return (msg.header.msg_type, pid, content);
-            }
-        }
-        panic!("no message on {} within 10 s", channel.name());
-    }
-}
+#[path = "../../tests/support/zmq_client.rs"]
+mod zmq_client;
+use zmq_client::{Client, KEY};
 
 fn shutdown(mut c: Client, server: JoinHandle<std::io::Result<RunOutcome>>) {
     c.send(
