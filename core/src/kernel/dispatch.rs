@@ -2,7 +2,7 @@
 
 use super::requests::{self, parse};
 use super::worker::WorkerEvent;
-use super::{content, info, Action, Ctx, Job, JobKind, Kernel};
+use super::{content, Action, Ctx, Job, JobKind, Kernel};
 use crate::connection::Channel;
 use crate::engine::{EngineEvent, EngineRequest, ExecuteOutcome, InputReply, IsCompleteStatus};
 use crate::metrics::DropReason;
@@ -93,7 +93,7 @@ impl Kernel {
         now: Timestamp,
         ctx: &Ctx,
         reply: &'static str,
-        content: Vec<u8>,
+        content: impl Into<Bytes>,
     ) {
         self.out.status(now, &ctx.header, true);
         self.out.send_to(now, ctx.channel, ctx, reply, content);
@@ -113,12 +113,10 @@ impl Kernel {
 
     fn on_control(&mut self, now: Timestamp, ctx: Ctx, msg_type: &str, content: &[u8]) {
         match msg_type {
-            "kernel_info_request" => self.answer(
-                now,
-                &ctx,
-                "kernel_info_reply",
-                info::kernel_info_content(self.debug.is_some()),
-            ),
+            "kernel_info_request" => {
+                let content = self.kernel_info.clone();
+                self.answer(now, &ctx, "kernel_info_reply", content)
+            }
             "shutdown_request" => match parse::<requests::ShutdownRequest>(content) {
                 Ok(req) => {
                     let body = to_vec(&json!({"status": "ok", "restart": req.restart}));
@@ -149,12 +147,10 @@ impl Kernel {
 
     fn on_shell(&mut self, now: Timestamp, ctx: Ctx, msg_type: &str, content: &[u8]) {
         match msg_type {
-            "kernel_info_request" => self.answer(
-                now,
-                &ctx,
-                "kernel_info_reply",
-                info::kernel_info_content(self.debug.is_some()),
-            ),
+            "kernel_info_request" => {
+                let content = self.kernel_info.clone();
+                self.answer(now, &ctx, "kernel_info_reply", content)
+            }
             "comm_info_request" => {
                 // No comm targets are registered, so no comms are ever open.
                 let body = br#"{"status":"ok","comms":{}}"#.to_vec();

@@ -182,6 +182,8 @@ pub struct Kernel {
     tool_jobs: std::collections::HashMap<u64, tools::PendingTool>,
     /// The debug session, if the kernel has a debugger.
     debug: Option<crate::dap::Session>,
+    /// The kernel_info_reply content, made once: it never changes.
+    kernel_info: Bytes,
     /// debug_requests waiting for their reply, by tag.
     debug_requests: std::collections::HashMap<u64, Ctx>,
     /// The tag of the next debug_request.
@@ -215,6 +217,7 @@ impl Kernel {
             abort: AbortGate::default(),
             awaiting_input: false,
             tool_jobs: std::collections::HashMap::new(),
+            kernel_info: Bytes::from(info::kernel_info_content(debug.is_some())),
             debug,
             debug_requests: std::collections::HashMap::new(),
             next_debug_tag: 1,

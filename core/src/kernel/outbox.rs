@@ -83,7 +83,7 @@ impl Outbox {
         channel: Channel,
         ctx: &Ctx,
         msg_type: &'static str,
-        content: Vec<u8>,
+        content: impl Into<Bytes>,
     ) {
         if let Some(m) = &self.metrics {
             if msg_type.ends_with("_reply") {
@@ -96,7 +96,7 @@ impl Outbox {
             header,
             ctx.header.clone(),
             Bytes::from_static(b"{}"),
-            Bytes::from(content),
+            content.into(),
             &[],
         );
         self.actions.push_back(Action::Send { channel, frames });
