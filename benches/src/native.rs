@@ -13,8 +13,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
-use llmspell_core::zmtp::{Config, Connection, Event, SocketType};
+use bytes::{Bytes, BytesMut};
+use llmspell_core::zmtp::{consume_written, Config, Connection, Event, SocketType};
 
 use crate::client::BenchError;
 
@@ -159,7 +159,7 @@ impl ZmtpStream {
             }
             match (&mut &*tcp).write_vectored(&slices[..n]) {
                 Ok(0) => lost = Some("write returned 0".to_string()),
-                Ok(written) => consume(&mut self.output, written),
+                Ok(written) => consume_written(&mut self.output, written),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => lost = Some(e.to_string()),
@@ -229,21 +229,6 @@ fn fresh(config: &Config, subscribe: bool) -> Connection {
             .expect("a new SUB connection subscribes");
     }
     conn
-}
-
-/// Removes `written` bytes from the front of the chunk queue.
-fn consume(output: &mut VecDeque<Bytes>, mut written: usize) {
-    while written > 0 {
-        let Some(front) = output.front_mut() else {
-            return;
-        };
-        if front.len() > written {
-            front.advance(written);
-            return;
-        }
-        written -= front.len();
-        output.pop_front();
-    }
 }
 
 /// Waits until one of `streams` can read or write, at most `timeout` (rounded up to

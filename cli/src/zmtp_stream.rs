@@ -21,9 +21,9 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use llmspell_core::connection::{Channel, ConnectionInfo, Transport};
-use llmspell_core::zmtp::{Config, Connection, Event, SocketType, ZmtpError};
+use llmspell_core::zmtp::{consume_written, Config, Connection, Event, SocketType, ZmtpError};
 
 /// How often a refused connection is tried again (libzmq's `ZMQ_RECONNECT_IVL` default).
 pub const RETRY: Duration = Duration::from_millis(100);
@@ -301,7 +301,7 @@ impl ZmtpStream {
             }
             match socket.write_vectored(&slices[..n]) {
                 Ok(0) => return Err(StreamError::Closed),
-                Ok(written) => consume(&mut self.output, written),
+                Ok(written) => consume_written(&mut self.output, written),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if is_disconnect(&e) => return Err(StreamError::Closed),
@@ -406,21 +406,6 @@ fn is_disconnect(e: &io::Error) -> bool {
             | io::ErrorKind::BrokenPipe
             | io::ErrorKind::UnexpectedEof
     )
-}
-
-/// Removes `written` bytes from the front of the chunk queue.
-fn consume(output: &mut VecDeque<Bytes>, mut written: usize) {
-    while written > 0 {
-        let Some(front) = output.front_mut() else {
-            return;
-        };
-        if front.len() > written {
-            front.advance(written);
-            return;
-        }
-        written -= front.len();
-        output.pop_front();
-    }
 }
 
 /// Waits until one of `streams` can read or write, until `until` at the latest (rounded up

@@ -46,20 +46,6 @@ fn endpoints_are_those_libzmq_would_dial() {
 }
 
 #[test]
-fn consume_drops_whole_chunks_and_advances_a_partial_one() {
-    let mut q: VecDeque<Bytes> = [&b"abc"[..], b"de", b"fgh"]
-        .into_iter()
-        .map(Bytes::from_static)
-        .collect();
-    consume(&mut q, 4);
-    assert_eq!(q, [Bytes::from_static(b"e"), Bytes::from_static(b"fgh")]);
-    consume(&mut q, 1);
-    assert_eq!(q, [Bytes::from_static(b"fgh")]);
-    consume(&mut q, 10);
-    assert!(q.is_empty());
-}
-
-#[test]
 fn a_refused_connection_is_retried_later_and_says_why() {
     let dir = TempDir::new("stream-refused");
     let path = dir.path().join("nobody-1");

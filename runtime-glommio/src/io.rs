@@ -5,7 +5,7 @@
 //! socket cannot be shared that way, so the `ipc` transport listens on the kernel's shard
 //! only.
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use std::collections::VecDeque;
 use std::io;
@@ -243,19 +243,8 @@ impl Pending {
     }
 
     /// Drops `n` written bytes from the front.
-    fn consume(&mut self, mut n: usize) {
-        while n > 0 {
-            let Some(front) = self.chunks.front_mut() else {
-                return;
-            };
-            if n >= front.len() {
-                n -= front.len();
-                self.chunks.pop_front();
-            } else {
-                front.advance(n);
-                n = 0;
-            }
-        }
+    fn consume(&mut self, n: usize) {
+        llmspell_core::zmtp::consume_written(&mut self.chunks, n);
     }
 }
 

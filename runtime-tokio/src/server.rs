@@ -1,11 +1,12 @@
 //! Binding the five channels and serving them until shutdown.
 
 use crate::io::{Listener, Stream};
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use llmspell_core::connection::{Channel, ConnectionInfo, Transport};
 use llmspell_core::hub::{ConnId, Effect, Hub, Limits, SocketOptions};
 use llmspell_core::kernel::{KernelConfig, ToolJob, WorkerEvent};
 use llmspell_core::tools::ToolHostRef;
+use llmspell_core::zmtp::consume_written;
 use llmspell_runtime_common::{
     cell_files, now, remove_cell_files, resource_usage, session_id, spawn_engine,
     spawn_tool_workers, EngineHandle,
@@ -219,26 +220,13 @@ fn write_pending(conn: &mut ConnIo) -> io::Result<bool> {
             .take(64)
             .map(|b| io::IoSlice::new(b))
             .collect();
-        let mut n = match conn.stream.try_write_vectored(&slices) {
+        let n = match conn.stream.try_write_vectored(&slices) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) => return Err(e),
         };
-        while n > 0 {
-            // n is at most the total length of the slices, all taken from the front.
-            let front = conn
-                .pending
-                .front_mut()
-                .expect("written bytes came from pending");
-            if n >= front.len() {
-                n -= front.len();
-                conn.pending.pop_front();
-            } else {
-                front.advance(n);
-                n = 0;
-            }
-        }
+        consume_written(&mut conn.pending, n);
     }
     Ok(true)
 }

@@ -71,17 +71,6 @@ fn endpoints_are_tcp_on_loopback() {
 }
 
 #[test]
-fn consume_takes_whole_and_partial_chunks() {
-    let mut q: VecDeque<Bytes> = frames(&[b"abc", b"de", b"fgh"]).into();
-    consume(&mut q, 4);
-    assert_eq!(q, frames(&[b"e", b"fgh"]));
-    consume(&mut q, 1);
-    assert_eq!(q, frames(&[b"fgh"]));
-    consume(&mut q, 10);
-    assert!(q.is_empty());
-}
-
-#[test]
 fn dealer_round_trips_through_a_libzmq_router() {
     let ctx = zmq::Context::new();
     let (router, addr) = bound(&ctx, zmq::ROUTER);

@@ -223,3 +223,20 @@ pub enum Event {
         size: u64,
     },
 }
+
+/// Removes the first `written` bytes from a queue of chunks waiting to be written (what a
+/// vectored write of the queue's front took), splitting the chunk it ends in.
+pub fn consume_written(chunks: &mut std::collections::VecDeque<Bytes>, mut written: usize) {
+    use bytes::Buf;
+    while written > 0 {
+        let Some(front) = chunks.front_mut() else {
+            return;
+        };
+        if front.len() > written {
+            front.advance(written);
+            return;
+        }
+        written -= front.len();
+        chunks.pop_front();
+    }
+}

@@ -175,3 +175,16 @@ fn connection_and_tables_are_send() {
     send::<super::socket::RouterTable<u64>>();
     send::<super::socket::Subscriptions<u64>>();
 }
+
+#[test]
+fn consume_written_takes_whole_and_partial_chunks() {
+    let chunk = |s: &'static [u8]| bytes::Bytes::from_static(s);
+    let mut q: std::collections::VecDeque<bytes::Bytes> =
+        [chunk(b"abc"), chunk(b"de"), chunk(b"fgh")].into();
+    super::consume_written(&mut q, 4);
+    assert_eq!(q, [chunk(b"e"), chunk(b"fgh")]);
+    super::consume_written(&mut q, 1);
+    assert_eq!(q, [chunk(b"fgh")]);
+    super::consume_written(&mut q, 10);
+    assert!(q.is_empty());
+}
