@@ -8,7 +8,8 @@
 //! - `json`: a typical `execute_request` content and a 100 KB document, simd-json
 //!   ([`llmspell_core::wire::json::from_slice`]) beside `serde_json::from_slice`;
 //! - `hub` (core/hub.rs): one execute through [`llmspell_core::hub::Hub`], bytes in to every reply's bytes out, with the
-//!   engine's answer played by hand (as core/examples/hub_execute.rs does), and one
+//!   engine's answer played by hand (as core/examples/hub_execute.rs does), one
+//!   kernel_info, and one
 //!   `tool_request` invoking calculator, which the kernel answers inline;
 //! - `tools`: the registry's list, info, search("calc") and validate, and calculator
 //!   invoked through [`Host`], with and without its result cache.

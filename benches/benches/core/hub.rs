@@ -139,6 +139,8 @@ pub fn hub(c: &mut Criterion) {
     let host = Host::new(llmspell_tools::builtin_registry(), HostConfig::default());
     let (mut tool_rig, shell) = HubRig::new(Some(host.into_ref()));
     let mut tool = requests(shell, "tool_request", TOOL_INVOKE);
+    let (mut info_rig, shell) = HubRig::new(None);
+    let mut info = requests(shell, "kernel_info_request", b"{}");
     // Check once that each answers as it should: bytes to iopub (busy, idle, ...) and the
     // reply on shell, whose JSON the ZMTP frames carry verbatim.
     for (rig, request, expect) in [
@@ -146,6 +148,11 @@ pub fn hub(c: &mut Criterion) {
             &mut rig,
             &mut execute as &mut dyn FnMut() -> BytesMut,
             &[&b"\"execute_reply\""[..], b"\"status\":\"ok\""][..],
+        ),
+        (
+            &mut info_rig,
+            &mut info,
+            &[&b"\"kernel_info_reply\""[..], b"\"implementation\":\"llmspell\""][..],
         ),
         (
             &mut tool_rig,
@@ -174,6 +181,9 @@ pub fn hub(c: &mut Criterion) {
     let mut g = c.benchmark_group("hub");
     g.bench_function("execute (engine answer by hand)", |b| {
         b.iter_batched(&mut execute, |r| rig.answer(r), BatchSize::SmallInput)
+    });
+    g.bench_function("kernel_info", |b| {
+        b.iter_batched(&mut info, |r| info_rig.answer(r), BatchSize::SmallInput)
     });
     g.bench_function("tool_request invoke calculator (inline)", |b| {
         b.iter_batched(&mut tool, |r| tool_rig.answer(r), BatchSize::SmallInput)
