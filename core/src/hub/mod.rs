@@ -95,6 +95,8 @@ pub struct Hub {
     limits: Limits,
     /// Open connections by channel, for `max_clients`.
     per_channel: [usize; 5],
+    /// Scratch: the subscribers of the message being published.
+    fanout: Vec<ConnId>,
 }
 
 fn router_index(channel: Channel) -> Option<usize> {
@@ -123,6 +125,7 @@ impl Hub {
             metrics,
             limits: Limits::default(),
             per_channel: [0; 5],
+            fanout: Vec::new(),
             kernel: Kernel::new(config),
             max_message_size,
             next_id: 0,
@@ -325,9 +328,11 @@ impl Hub {
 
     fn route(&mut self, channel: Channel, frames: Vec<Bytes>) {
         if channel == Channel::Iopub {
-            let mut targets = Vec::new();
+            // The subscribers, in a vector kept between messages.
+            let mut targets = std::mem::take(&mut self.fanout);
+            targets.clear();
             self.subs.for_each_match(&frames[0], |c| targets.push(c));
-            for c in targets {
+            for &c in &targets {
                 if !self.admit(c) {
                     continue;
                 }
@@ -336,6 +341,7 @@ impl Hub {
                     self.mark_dirty(c);
                 }
             }
+            self.fanout = targets;
             return;
         }
         let Some(i) = router_index(channel) else {

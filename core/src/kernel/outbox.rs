@@ -4,30 +4,34 @@ use super::{Action, Ctx};
 use crate::connection::Channel;
 use crate::metrics::Metrics;
 use crate::time::Timestamp;
-use crate::wire::{write_header, Codec};
-use bytes::Bytes;
+use crate::wire::{Codec, HeaderTemplate};
+use bytes::{Bytes, BytesMut};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 /// The protocol version we speak and put in every header.
 pub const PROTOCOL_VERSION: &str = "5.5";
 
+/// How many bytes the outbox's arena takes from the allocator at a time.
+const ARENA: usize = 16 * 1024;
+
 /// Makes and signs the messages the kernel sends, and queues them as actions.
 pub struct Outbox {
     /// Signs outgoing messages.
     pub codec: Codec,
-    /// Our session id; message ids are `{session}_{seq}`.
+    /// Our session id, for iopub topics.
     session: String,
-    /// Our user name in headers.
-    username: String,
-    /// The number of the next message.
+    /// Our headers, message ids `{session}_{seq}`.
+    template: HeaderTemplate,
+    /// Outgoing headers and signatures are carved from this buffer, which is refilled in
+    /// [`ARENA`]-sized steps: no allocation per message for them.
+    arena: BytesMut,
+    /// The number of the last message.
     seq: u64,
     /// iopub topics by message type, `kernel.{session}.{msg_type}`, made once each.
     topics: HashMap<&'static str, Bytes>,
     /// The actions the kernel has produced and the driver has not yet taken.
     pub actions: VecDeque<Action>,
-    /// Scratch space for message ids, reused.
-    id_buf: String,
     /// Where reply durations are recorded.
     pub metrics: Option<Arc<Metrics>>,
 }
@@ -37,35 +41,26 @@ impl Outbox {
     pub fn new(codec: Codec, session: String, username: String) -> Self {
         Outbox {
             codec,
+            template: HeaderTemplate::new(&session, &username, PROTOCOL_VERSION),
             session,
-            username,
+            arena: BytesMut::new(),
             seq: 0,
             topics: HashMap::new(),
             actions: VecDeque::new(),
-            id_buf: String::new(),
             metrics: None,
         }
     }
 
     fn header(&mut self, now: Timestamp, msg_type: &str) -> Bytes {
         self.seq += 1;
-        let mut id = std::mem::take(&mut self.id_buf);
-        id.clear();
-        id.push_str(&self.session);
-        id.push('_');
-        push_u64(&mut id, self.seq);
-        let mut out = Vec::with_capacity(160 + self.session.len() * 2);
-        write_header(
-            &mut out,
-            &id,
-            msg_type,
-            &self.session,
-            &self.username,
-            now,
-            PROTOCOL_VERSION,
-        );
-        self.id_buf = id;
-        Bytes::from(out)
+        // Room for the header and its signature, so that both come from one buffer.
+        let need = self.template.max_len(msg_type.len()) + 64;
+        if self.arena.capacity() < need {
+            self.arena.reserve(ARENA.max(need));
+        }
+        self.template
+            .write(&mut self.arena, self.seq, msg_type, now);
+        self.arena.split().freeze()
     }
 
     fn topic(&mut self, msg_type: &'static str) -> Bytes {
@@ -91,7 +86,8 @@ impl Outbox {
             }
         }
         let header = self.header(now, msg_type);
-        let frames = self.codec.encode(
+        let frames = self.codec.encode_in(
+            &mut self.arena,
             &ctx.identities,
             header,
             ctx.header.clone(),
@@ -112,7 +108,8 @@ impl Outbox {
     ) {
         let header = self.header(now, msg_type);
         let topic = self.topic(msg_type);
-        let frames = self.codec.encode(
+        let frames = self.codec.encode_in(
+            &mut self.arena,
             &[topic],
             header,
             parent.clone(),

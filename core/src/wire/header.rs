@@ -57,7 +57,7 @@ pub fn write_header(
 }
 
 fn push_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !needs_escape(s) {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
@@ -65,4 +65,115 @@ fn push_str(out: &mut Vec<u8>, s: &str) {
         // serde_json writes any string into a Vec without failing.
         serde_json::to_writer(&mut *out, s).expect("string serialization");
     }
+}
+
+/// Writes our own outgoing headers from a template: everything but the message number,
+/// the type and the date is the same in every header a kernel sends, so it is escaped
+/// once, and the date's seconds (`2026-11-27T02:22:03.`) are formatted once per second.
+/// The output is byte for byte what [`write_header`] writes with `msg_id` =
+/// `{session}_{seq}`.
+#[derive(Clone, Debug)]
+pub struct HeaderTemplate {
+    /// `{"msg_id":"` and the escaped session, then `_`.
+    prefix: Vec<u8>,
+    /// `,"session":"…","username":"…","date":"`.
+    middle: Vec<u8>,
+    /// `","version":"…"}`.
+    suffix: Vec<u8>,
+    /// The second whose text `date` holds, `u64::MAX` for none yet.
+    second: u64,
+    /// `YYYY-MM-DDTHH:MM:SS.` of `second`.
+    date: Vec<u8>,
+}
+
+impl HeaderTemplate {
+    /// A template for headers with our `session`, `username` and protocol `version`.
+    pub fn new(session: &str, username: &str, version: &str) -> Self {
+        let mut prefix = b"{\"msg_id\":".to_vec();
+        push_str(&mut prefix, session);
+        // Drop the closing quote: the message number follows the session.
+        prefix.pop();
+        prefix.push(b'_');
+        let mut middle = b",\"session\":".to_vec();
+        push_str(&mut middle, session);
+        middle.extend_from_slice(b",\"username\":");
+        push_str(&mut middle, username);
+        middle.extend_from_slice(b",\"date\":\"");
+        let mut suffix = b"\",\"version\":".to_vec();
+        push_str(&mut suffix, version);
+        suffix.push(b'}');
+        HeaderTemplate {
+            prefix,
+            middle,
+            suffix,
+            second: u64::MAX,
+            date: Vec::with_capacity(20),
+        }
+    }
+
+    /// An upper bound of the header's length for a `msg_type` of `type_len` bytes that
+    /// needs no escaping.
+    pub fn max_len(&self, type_len: usize) -> usize {
+        self.prefix.len() + 20 + 14 + type_len + self.middle.len() + 27 + self.suffix.len()
+    }
+
+    /// Appends the header of message number `seq` of type `msg_type`, sent at `date`.
+    pub fn write(
+        &mut self,
+        out: &mut impl bytes::BufMut,
+        seq: u64,
+        msg_type: &str,
+        date: Timestamp,
+    ) {
+        let second = date.unix_micros / 1_000_000;
+        if second != self.second {
+            self.second = second;
+            self.date.clear();
+            Timestamp::from_unix_micros(second * 1_000_000).write_iso8601_bytes(&mut self.date);
+            // Keep `YYYY-MM-DDTHH:MM:SS.`: the microseconds and `Z` are written per header.
+            self.date.truncate(20);
+        }
+        out.put_slice(&self.prefix);
+        put_u64(out, seq);
+        out.put_slice(b"\",\"msg_type\":");
+        if needs_escape(msg_type) {
+            let mut escaped = Vec::with_capacity(msg_type.len() + 8);
+            push_str(&mut escaped, msg_type);
+            out.put_slice(&escaped);
+        } else {
+            out.put_u8(b'"');
+            out.put_slice(msg_type.as_bytes());
+            out.put_u8(b'"');
+        }
+        out.put_slice(&self.middle);
+        out.put_slice(&self.date);
+        let mut micros = [0u8; 7];
+        let mut n = date.unix_micros % 1_000_000;
+        for slot in micros[..6].iter_mut().rev() {
+            *slot = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        micros[6] = b'Z';
+        out.put_slice(&micros);
+        out.put_slice(&self.suffix);
+    }
+}
+
+/// Appends the decimal digits of `n`.
+fn put_u64(out: &mut impl bytes::BufMut, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&buf[i..]);
+}
+
+fn needs_escape(s: &str) -> bool {
+    !s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
 }

@@ -12,10 +12,10 @@ mod header;
 pub mod json;
 mod sign;
 
-pub use header::{write_header, Header};
+pub use header::{write_header, Header, HeaderTemplate};
 pub use sign::{ReplayWindow, Signer};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::fmt;
 
 /// The frame that separates routing identities from the message.
@@ -105,15 +105,18 @@ impl Codec {
         if after < 5 {
             return Err(WireError::TooFewFrames(after));
         }
-        let mut rest = frames.split_off(delim + 1);
+        // Take the five frames and any buffers out, then keep the identities in the same
+        // vector: no new allocation for the common message without buffers.
+        let buffers = if after > 5 {
+            frames.split_off(delim + 6)
+        } else {
+            Vec::new()
+        };
+        let mut take = |i: usize| std::mem::take(&mut frames[delim + 1 + i]);
+        let (signature, header, parent, metadata, content) =
+            (take(0), take(1), take(2), take(3), take(4));
         frames.truncate(delim);
         let identities = frames;
-        let buffers = rest.split_off(5);
-        let [signature, header, parent, metadata, content]: [Bytes; 5] = match rest.try_into() {
-            Ok(parts) => parts,
-            // split_off(5) left exactly five frames.
-            Err(_) => unreachable!("exactly five frames remain"),
-        };
         if self.signer.is_enabled() {
             let parts = [&header[..], &parent[..], &metadata[..], &content[..]];
             let digest = self
@@ -134,6 +137,43 @@ impl Codec {
             buffers,
             header: parsed,
         })
+    }
+
+    /// [`Codec::encode`] with the signature carved from `arena` instead of allocated: a
+    /// caller that sends many messages keeps one arena and reserves in large steps.
+    #[allow(clippy::too_many_arguments)]
+    pub fn encode_in(
+        &self,
+        arena: &mut BytesMut,
+        identities: &[Bytes],
+        header: Bytes,
+        parent_header: Bytes,
+        metadata: Bytes,
+        content: Bytes,
+        buffers: &[Bytes],
+    ) -> Vec<Bytes> {
+        let mut frames = Vec::with_capacity(identities.len() + 6 + buffers.len());
+        frames.extend_from_slice(identities);
+        frames.push(Bytes::from_static(DELIMITER));
+        let sig = match self.signer.sign_hex(&[
+            &header[..],
+            &parent_header[..],
+            &metadata[..],
+            &content[..],
+        ]) {
+            Some(hex) => {
+                arena.extend_from_slice(&hex);
+                arena.split().freeze()
+            }
+            None => Bytes::new(),
+        };
+        frames.push(sig);
+        frames.push(header);
+        frames.push(parent_header);
+        frames.push(metadata);
+        frames.push(content);
+        frames.extend_from_slice(buffers);
+        frames
     }
 
     /// Builds and signs the frames of a message: identities (or an iopub topic), the

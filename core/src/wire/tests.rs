@@ -158,3 +158,66 @@ fn written_headers_are_valid_json() {
     assert_eq!(v["msg_id"], "a\"b");
     assert_eq!(Header::parse(&out).unwrap().msg_type, "t\\");
 }
+
+#[test]
+fn header_template_writes_what_write_header_writes() {
+    // Plain names, and names that need escaping; dates within one second, across seconds,
+    // days and years, with microseconds that have leading zeros.
+    let dates = [
+        1_795_746_123_123_456,
+        1_795_746_123_999_999,
+        1_795_746_124_000_001,
+        1_795_766_399_000_050,
+        1_798_761_599_999_999,
+        1_798_761_600_000_000,
+        0,
+    ];
+    for (session, username) in [("s-1", "kernel"), ("a\"b\\c\nd", "ü\u{1}")] {
+        let mut t = HeaderTemplate::new(session, username, "5.5");
+        for (i, micros) in dates.into_iter().enumerate() {
+            let date = Timestamp::from_unix_micros(micros);
+            for (seq, msg_type) in [(i as u64, "status"), (u64::MAX - i as u64, "odd\"type")] {
+                let mut expected = Vec::new();
+                let id = format!("{session}_{seq}");
+                write_header(&mut expected, &id, msg_type, session, username, date, "5.5");
+                let mut got = bytes::BytesMut::new();
+                t.write(&mut got, seq, msg_type, date);
+                assert_eq!(
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&expected)
+                );
+                if msg_type == "status" {
+                    assert!(got.len() <= t.max_len(msg_type.len()));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn verify_rejects_a_signature_that_differs_anywhere() {
+    let codec = Codec::new(b"secret", 0);
+    let parts: [&[u8]; 4] = [HEADER, b"{}", b"{}", b"{}"];
+    assert!(codec.signer().verify(GOLDEN_SIG, &parts).is_some());
+    for i in 0..64 {
+        let mut sig = GOLDEN_SIG.to_vec();
+        sig[i] = if sig[i] == b'0' { b'1' } else { b'0' };
+        assert!(codec.signer().verify(&sig, &parts).is_none(), "byte {i}");
+    }
+    // Uppercase hex is not what jupyter_client sends, and is refused as it refuses it.
+    let upper = GOLDEN_SIG.to_ascii_uppercase();
+    assert!(codec.signer().verify(&upper, &parts).is_none());
+}
+
+#[test]
+fn replay_window_tells_apart_digests_that_share_their_first_bytes() {
+    let mut w = ReplayWindow::new(1000);
+    for i in 0..500u32 {
+        let mut d = [7u8; 32];
+        d[28..].copy_from_slice(&i.to_be_bytes());
+        assert!(w.insert(d));
+    }
+    let mut d = [7u8; 32];
+    d[28..].copy_from_slice(&42u32.to_be_bytes());
+    assert!(!w.insert(d), "a replay is still seen when hashes collide");
+}
