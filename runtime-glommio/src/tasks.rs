@@ -55,6 +55,11 @@ pub async fn accept_loop(
 
 const READ_CHUNK: usize = 64 * 1024;
 
+/// Most bytes read and handled before the replies they caused are written, so that a
+/// client with many requests in flight gets its first replies while the kernel works
+/// through the rest (see runtime-tokio's READ_TURN, which it mirrors).
+const READ_TURN: usize = 8 * 1024;
+
 /// The spare capacity of `buf` as bytes to read into, at least a quarter chunk.
 fn spare(buf: &mut BytesMut) -> &mut [u8] {
     if buf.capacity() - buf.len() < READ_CHUNK / 4 {
@@ -74,7 +79,18 @@ fn spare(buf: &mut BytesMut) -> &mut [u8] {
 async fn conn_task(shard: Shared, id: u64) {
     let mut buf = BytesMut::new();
     loop {
-        let read = poll_fn(|cx| shard.borrow_mut().poll_conn(id, cx, spare(&mut buf))).await;
+        let read = poll_fn(|cx| {
+            // A turn reads at most READ_TURN bytes, unless it is in the middle of a message.
+            let turn = if buf.is_empty() {
+                READ_TURN
+            } else {
+                usize::MAX
+            };
+            let spare = spare(&mut buf);
+            let n = spare.len().min(turn);
+            shard.borrow_mut().poll_conn(id, cx, &mut spare[..n])
+        })
+        .await;
         let Some(n) = read else {
             break;
         };

@@ -373,6 +373,14 @@ async fn accept_loop(state: Shared, channel: Channel, listener: Listener, socket
 
 const READ_CHUNK: usize = 64 * 1024;
 
+/// Most bytes read and handled before the replies they caused are written. A client that
+/// keeps many requests in flight then gets its first replies while the kernel is still
+/// working through the rest (about twenty kernel_info requests per turn), instead of all
+/// at the end: client and kernel overlap, and with both pinned to their own CPUs a
+/// pipelined client gets about 1.3× the throughput of whole 64 KiB turns (docs/performance.md).
+/// The rest of a message larger than this is read in whole chunks.
+const READ_TURN: usize = 8 * 1024;
+
 async fn conn_task(state: Shared, id: ConnId, stream: Rc<Stream>, wake: Rc<Notify>) {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     'outer: loop {
@@ -390,7 +398,9 @@ async fn conn_task(state: Shared, id: ConnId, stream: Rc<Stream>, wake: Rc<Notif
                     if buf.capacity() - buf.len() < READ_CHUNK / 4 {
                         buf.reserve(READ_CHUNK);
                     }
-                    match stream.try_read_buf(&mut buf) {
+                    // Mid-message (a large one), read all there is.
+                    let turn = if buf.is_empty() { READ_TURN } else { usize::MAX };
+                    match stream.try_read_buf(&mut bytes::BufMut::limit(&mut buf, turn)) {
                         Ok(0) => break 'outer,
                         Ok(_) => {
                             let mut st = state.borrow_mut();
