@@ -1,11 +1,12 @@
-//! Drives the hub through N executes of `1+1` in memory, with the engine's answer played
-//! by hand: the kernel's whole per-request path (ZMTP, wire, kernel) without sockets or
-//! threads. For profiling the hot path with instruction counts:
+//! Drives the hub through N executes of `1+1` (or N kernel_info requests: a second
+//! argument `kernel_info`) in memory, with the engine's answer played by hand: the
+//! kernel's whole per-request path (ZMTP, wire, kernel) without sockets or threads. For
+//! profiling the hot path with instruction counts:
 //!
 //! ```text
 //! cargo build --release --example hub_execute
 //! valgrind --tool=callgrind --toggle-collect='*Hub*handle*' --toggle-collect='*Hub*poll*' \
-//!     target/release/examples/hub_execute 2000
+//!     target/release/examples/hub_execute 2000 [kernel_info]
 //! ```
 
 use bytes::{Bytes, BytesMut};
@@ -22,10 +23,13 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
+    let kernel_info = std::env::args().nth(2).as_deref() == Some("kernel_info");
+    // Sessions are UUIDs, as Jupyter clients and our runtimes make them.
+    let client_session = "9f2c4e1a-5b7d-4c3e-8a2f-1d6b9e0c7a45";
     let key = b"0123456789abcdef0123456789abcdef";
     let config = KernelConfig {
         key: key.to_vec(),
-        session: "bench".into(),
+        session: "0c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e".into(),
         ..KernelConfig::default()
     };
     let mut hub = Hub::new(config, 100 << 20);
@@ -63,8 +67,13 @@ fn main() {
     let requests: Vec<BytesMut> = (0..n)
         .map(|i| {
             let mut header = Vec::new();
-            write_header(&mut header, &format!("req-{i}"), "execute_request", "client-session", "user", Timestamp::from_unix_micros(now), "5.3");
-            let content = br#"{"code":"1+1","silent":false,"store_history":true,"user_expressions":{},"allow_stdin":true,"stop_on_error":true}"#;
+            let (msg_type, content): (&str, &'static [u8]) = if kernel_info {
+                ("kernel_info_request", b"{}")
+            } else {
+                ("execute_request", br#"{"code":"1+1","silent":false,"store_history":true,"user_expressions":{},"allow_stdin":true,"stop_on_error":true}"#)
+            };
+            let msg_id = format!("{client_session}_{i}");
+            write_header(&mut header, &msg_id, msg_type, client_session, "user", Timestamp::from_unix_micros(now), "5.3");
             let frames = codec.encode(&[], Bytes::from(header), Bytes::from_static(b"{}"), Bytes::from_static(b"{}"), Bytes::from_static(content), &[]);
             shell.send(&frames).unwrap();
             let mut up = BytesMut::new();
@@ -103,8 +112,13 @@ fn main() {
         }
     }
     let elapsed = started.elapsed();
+    let what = if kernel_info {
+        "kernel_info"
+    } else {
+        "execute"
+    };
     println!(
-        "{n} executes, {written} bytes written, {:.2} µs per execute",
+        "{n} {what} requests, {written} bytes written, {:.2} µs per request",
         elapsed.as_secs_f64() * 1e6 / n as f64
     );
 }

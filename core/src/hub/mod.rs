@@ -24,7 +24,7 @@ use crate::time::Timestamp;
 use crate::zmtp::socket::{RouterTable, Subscriptions};
 use crate::zmtp::{self, Connection, Event, SocketType, ZmtpError};
 use bytes::{Bytes, BytesMut};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use tracing::{debug, warn};
 
@@ -82,7 +82,8 @@ pub struct Hub {
     kernel: Kernel,
     max_message_size: u64,
     next_id: u64,
-    conns: HashMap<ConnId, Conn>,
+    /// By the ids we hand out, hashed with Fx (no peer chooses them).
+    conns: FxHashMap<ConnId, Conn>,
     /// Routing ids on shell, control and stdin.
     routers: [RouterTable<ConnId>; 3],
     /// iopub subscriptions.
@@ -129,7 +130,7 @@ impl Hub {
             kernel: Kernel::new(config),
             max_message_size,
             next_id: 0,
-            conns: HashMap::new(),
+            conns: FxHashMap::default(),
             routers: Default::default(),
             subs: Subscriptions::new(),
             dirty: Vec::new(),

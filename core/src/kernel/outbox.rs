@@ -6,7 +6,8 @@ use crate::metrics::Metrics;
 use crate::time::Timestamp;
 use crate::wire::{Codec, HeaderTemplate};
 use bytes::{Bytes, BytesMut};
-use std::collections::{HashMap, VecDeque};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// The protocol version we speak and put in every header.
@@ -29,7 +30,7 @@ pub struct Outbox {
     /// The number of the last message.
     seq: u64,
     /// iopub topics by message type, `kernel.{session}.{msg_type}`, made once each.
-    topics: HashMap<&'static str, Bytes>,
+    topics: FxHashMap<&'static str, Bytes>,
     /// The actions the kernel has produced and the driver has not yet taken.
     pub actions: VecDeque<Action>,
     /// Where reply durations are recorded.
@@ -45,7 +46,7 @@ impl Outbox {
             session,
             arena: BytesMut::new(),
             seq: 0,
-            topics: HashMap::new(),
+            topics: FxHashMap::default(),
             actions: VecDeque::new(),
             metrics: None,
         }

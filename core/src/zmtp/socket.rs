@@ -4,6 +4,7 @@
 //! only map names, they hold no connection.
 
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::hash::Hash;
 
@@ -18,8 +19,10 @@ pub const FIRST_GENERATED_ID: u32 = 0x0000_0001;
 pub struct RouterTable<C> {
     /// Routing id to connection.
     by_id: HashMap<Bytes, C>,
-    /// Connection to routing id.
-    by_conn: HashMap<C, Bytes>,
+    /// Connection to routing id. Connection names are the runtime's own (counters,
+    /// tokens), so they are hashed with Fx, not SipHash; routing ids come from peers and
+    /// keep the default, keyed hasher.
+    by_conn: FxHashMap<C, Bytes>,
     /// Counter of the next generated id.
     next: u32,
 }
@@ -34,7 +37,7 @@ impl<C: Copy + Eq + Hash> RouterTable<C> {
     pub fn with_first_id(first: u32) -> Self {
         RouterTable {
             by_id: HashMap::new(),
-            by_conn: HashMap::new(),
+            by_conn: FxHashMap::default(),
             next: first,
         }
     }
@@ -114,14 +117,14 @@ impl<C: Copy + Eq + Hash> Default for RouterTable<C> {
 /// as libzmq's SUB side counts its own subscriptions.
 pub struct Subscriptions<C> {
     /// Per connection: each prefix and how many times it is subscribed.
-    by_conn: HashMap<C, Vec<(Bytes, u32)>>,
+    by_conn: FxHashMap<C, Vec<(Bytes, u32)>>,
 }
 
 impl<C: Copy + Eq + Hash> Subscriptions<C> {
     /// An empty table.
     pub fn new() -> Self {
         Subscriptions {
-            by_conn: HashMap::new(),
+            by_conn: FxHashMap::default(),
         }
     }
 
