@@ -221,3 +221,14 @@ fn replay_window_tells_apart_digests_that_share_their_first_bytes() {
     d[28..].copy_from_slice(&42u32.to_be_bytes());
     assert!(!w.insert(d), "a replay is still seen when hashes collide");
 }
+
+#[test]
+fn hex_digits_match_the_hex_crate() {
+    let mut digest = [0u8; 32];
+    for round in 0..8u8 {
+        for (i, b) in digest.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(37).wrapping_add(round.wrapping_mul(101));
+        }
+        assert_eq!(&sign::to_hex(&digest)[..], hex::encode(digest).as_bytes());
+    }
+}
