@@ -168,30 +168,17 @@ impl Engine {
         if matches!(request, EngineRequest::Execute { .. }) {
             self.debugger.before_request(&self.lua);
         }
-        let shared = self.shared.clone();
         let this = &*self;
         let served = catch_unwind(AssertUnwindSafe(|| {
-            this.lua.scope(|scope| {
-                let deliver = scope.create_function_mut(|_, ()| {
-                    while let Some(event) = shared.pop_event() {
-                        sink(event);
-                    }
-                    Ok(())
-                })?;
-                *shared.sink_fn.borrow_mut() = Some(deliver);
-                let done = this.serve(request);
-                *shared.sink_fn.borrow_mut() = None;
-                Ok(done)
-            })
+            this.shared.serve_with(&mut *sink, || this.serve(request))
         }));
-        *self.shared.sink_fn.borrow_mut() = None;
         self.shared.reset_cell_flags();
         let done = match served {
-            Ok(Ok(done)) => done,
-            Ok(Err(e)) => failed(kind, id, from_mlua_error(&e)),
+            Ok(done) => done,
             Err(panic) => failed(kind, id, panic_error(&*panic)),
         };
-        for event in self.shared.take_all() {
+        self.shared.stage_pending();
+        while let Some(event) = self.shared.pop_event() {
             sink(event);
         }
         sink(done);
