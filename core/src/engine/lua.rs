@@ -1,11 +1,14 @@
 //! The engine: one Lua state with the standard library overrides, serving requests.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 use std::sync::atomic::Ordering;
 
-use mlua::{ChunkMode, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use mlua::{
+    AsChunk, ChunkMode, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value,
+};
 use serde_json::{json, Map};
 
 use super::complete::{complete, is_complete, Scope};
@@ -24,6 +27,37 @@ use super::{
 
 /// Chunk name of user expressions.
 const USER_EXPRESSION_CHUNK: &str = "=[user_expression]";
+
+/// What makes an expression a chunk that returns its values.
+const RETURN: &str = "return ";
+
+/// A text chunk with its name, loaded without copies: `Lua::load` of a `String` with
+/// `set_name` formats a default name (`@file:line` of the caller) and copies the source,
+/// then drops both, for every cell.
+struct TextChunk<'a> {
+    name: &'a str,
+    source: &'a str,
+}
+
+impl AsChunk for TextChunk<'_> {
+    fn name(&self) -> Option<String> {
+        // Room for the NUL that mlua appends when it makes the C string.
+        let mut name = String::with_capacity(self.name.len() + 1);
+        name.push_str(self.name);
+        Some(name)
+    }
+
+    fn mode(&self) -> Option<ChunkMode> {
+        Some(ChunkMode::Text)
+    }
+
+    fn source<'b>(&self) -> std::io::Result<Cow<'b, [u8]>>
+    where
+        Self: 'b,
+    {
+        Ok(Cow::Borrowed(self.source.as_bytes()))
+    }
+}
 
 /// One Lua 5.4 state, with output captured into [`EngineEvent`]s.
 pub struct Engine {
@@ -296,30 +330,32 @@ impl Engine {
     /// Compiles `return <code>` if it compiles (an expression), else `code` (a chunk).
     fn compile(&self, code: &str, chunk_name: &str) -> Result<(Function, bool), LuaError> {
         self.debugger.record_source(chunk_name, code);
-        let load = |src: String| {
-            self.lua
-                .load(src)
-                .set_name(chunk_name)
-                .set_mode(ChunkMode::Text)
-                .into_function()
-        };
-        if let Ok(f) = load(format!("return {code}")) {
+        let mut expression = String::with_capacity(RETURN.len() + code.len());
+        expression.push_str(RETURN);
+        expression.push_str(code);
+        if let Ok(f) = self.load(&expression, chunk_name) {
             return Ok((f, true));
         }
-        load(code.to_owned())
+        self.load(code, chunk_name)
             .map(|f| (f, false))
             .map_err(|e| syntax_error(&e))
+    }
+
+    /// Loads `source` as a text chunk named `chunk_name` (see [`TextChunk`]).
+    fn load(&self, source: &str, chunk_name: &str) -> mlua::Result<Function> {
+        self.lua
+            .load(TextChunk {
+                name: chunk_name,
+                source,
+            })
+            .into_function()
     }
 
     /// Evaluates one user expression after a successful cell.
     fn user_expression(&self, expr: &str) -> UserExpressionResult {
         self.shared.reset_cell_flags();
         let f = self
-            .lua
-            .load(format!("return {expr}"))
-            .set_name(USER_EXPRESSION_CHUNK)
-            .set_mode(ChunkMode::Text)
-            .into_function()
+            .load(&format!("{RETURN}{expr}"), USER_EXPRESSION_CHUNK)
             .map_err(|e| syntax_error(&e))?;
         match self.run(f, Vec::new()) {
             Ok(values) => Ok(self.bundle(&values)),
