@@ -152,7 +152,10 @@ pub fn hub(c: &mut Criterion) {
         (
             &mut info_rig,
             &mut info,
-            &[&b"\"kernel_info_reply\""[..], b"\"implementation\":\"llmspell\""][..],
+            &[
+                &b"\"kernel_info_reply\""[..],
+                b"\"implementation\":\"llmspell\"",
+            ][..],
         ),
         (
             &mut tool_rig,
