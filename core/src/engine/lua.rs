@@ -11,6 +11,7 @@ use mlua::{
 };
 use serde_json::{json, Map};
 
+use super::chunks::{ChunkCache, Lookup};
 use super::complete::{complete, is_complete, Scope};
 use super::debug::{DebugCommand, DebugLink, Debugger};
 use super::errors::{
@@ -31,15 +32,16 @@ const USER_EXPRESSION_CHUNK: &str = "=[user_expression]";
 /// What makes an expression a chunk that returns its values.
 const RETURN: &str = "return ";
 
-/// A text chunk with its name, loaded without copies: `Lua::load` of a `String` with
+/// A chunk with its name, loaded without copies: `Lua::load` of a `String` with
 /// `set_name` formats a default name (`@file:line` of the caller) and copies the source,
 /// then drops both, for every cell.
-struct TextChunk<'a> {
+struct NamedChunk<'a> {
     name: &'a str,
-    source: &'a str,
+    source: &'a [u8],
+    mode: ChunkMode,
 }
 
-impl AsChunk for TextChunk<'_> {
+impl AsChunk for NamedChunk<'_> {
     fn name(&self) -> Option<String> {
         // Room for the NUL that mlua appends when it makes the C string.
         let mut name = String::with_capacity(self.name.len() + 1);
@@ -48,14 +50,14 @@ impl AsChunk for TextChunk<'_> {
     }
 
     fn mode(&self) -> Option<ChunkMode> {
-        Some(ChunkMode::Text)
+        Some(self.mode)
     }
 
     fn source<'b>(&self) -> std::io::Result<Cow<'b, [u8]>>
     where
         Self: 'b,
     {
-        Ok(Cow::Borrowed(self.source.as_bytes()))
+        Ok(Cow::Borrowed(self.source))
     }
 }
 
@@ -79,6 +81,10 @@ pub struct Engine {
     varargs: Vec<String>,
     /// The debugger: inert until [`Engine::enable_debugger`].
     debugger: Rc<Debugger>,
+    /// Cells seen before, as binary chunks.
+    chunks: RefCell<ChunkCache>,
+    /// The binary chunk of the cell being loaded from `chunks`, reused.
+    chunk_buf: RefCell<Vec<u8>>,
 }
 
 /// How running a function under the message handler failed.
@@ -160,6 +166,8 @@ impl Engine {
             help,
             varargs,
             debugger,
+            chunks: RefCell::new(ChunkCache::default()),
+            chunk_buf: RefCell::new(Vec::new()),
         })
     }
 
@@ -327,26 +335,56 @@ impl Engine {
         }
     }
 
-    /// Compiles `return <code>` if it compiles (an expression), else `code` (a chunk).
+    /// Compiles `return <code>` if it compiles (an expression), else `code` (a chunk);
+    /// a cell seen before is loaded from its binary chunk instead (see [`ChunkCache`]).
     fn compile(&self, code: &str, chunk_name: &str) -> Result<(Function, bool), LuaError> {
         self.debugger.record_source(chunk_name, code);
+        let mut chunk = std::mem::take(&mut *self.chunk_buf.borrow_mut());
+        let lookup = self
+            .chunks
+            .borrow_mut()
+            .lookup(code, chunk_name, &mut chunk);
+        let hit = match lookup {
+            Lookup::Hit { expression } => self
+                .load(&chunk, chunk_name, ChunkMode::Binary)
+                .ok()
+                .map(|f| (f, expression)),
+            _ => None,
+        };
+        *self.chunk_buf.borrow_mut() = chunk;
+        if let Some(hit) = hit {
+            return Ok(hit);
+        }
+        let compiled = self.compile_text(code, chunk_name);
+        if let (Lookup::Store, Ok((f, expression))) = (lookup, &compiled) {
+            let dump = f.dump(false);
+            self.chunks
+                .borrow_mut()
+                .store(code, chunk_name, *expression, dump);
+        }
+        compiled
+    }
+
+    /// Compiles `return <code>` if it compiles (an expression), else `code` (a chunk).
+    fn compile_text(&self, code: &str, chunk_name: &str) -> Result<(Function, bool), LuaError> {
         let mut expression = String::with_capacity(RETURN.len() + code.len());
         expression.push_str(RETURN);
         expression.push_str(code);
-        if let Ok(f) = self.load(&expression, chunk_name) {
+        if let Ok(f) = self.load(expression.as_bytes(), chunk_name, ChunkMode::Text) {
             return Ok((f, true));
         }
-        self.load(code, chunk_name)
+        self.load(code.as_bytes(), chunk_name, ChunkMode::Text)
             .map(|f| (f, false))
             .map_err(|e| syntax_error(&e))
     }
 
-    /// Loads `source` as a text chunk named `chunk_name` (see [`TextChunk`]).
-    fn load(&self, source: &str, chunk_name: &str) -> mlua::Result<Function> {
+    /// Loads `source` as a chunk named `chunk_name` (see [`NamedChunk`]).
+    fn load(&self, source: &[u8], chunk_name: &str, mode: ChunkMode) -> mlua::Result<Function> {
         self.lua
-            .load(TextChunk {
+            .load(NamedChunk {
                 name: chunk_name,
                 source,
+                mode,
             })
             .into_function()
     }
@@ -355,7 +393,11 @@ impl Engine {
     fn user_expression(&self, expr: &str) -> UserExpressionResult {
         self.shared.reset_cell_flags();
         let f = self
-            .load(&format!("{RETURN}{expr}"), USER_EXPRESSION_CHUNK)
+            .load(
+                format!("{RETURN}{expr}").as_bytes(),
+                USER_EXPRESSION_CHUNK,
+                ChunkMode::Text,
+            )
             .map_err(|e| syntax_error(&e))?;
         match self.run(f, Vec::new()) {
             Ok(values) => Ok(self.bundle(&values)),
