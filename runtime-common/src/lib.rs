@@ -15,6 +15,7 @@
 use llmspell_core::dap::CellFiles;
 use llmspell_core::engine::debug::{DebugCommand, DebugLink};
 use llmspell_core::engine::{Engine, EngineConfig, EngineIo, InputReply};
+use llmspell_core::kernel::worker::{Bell, BellSender};
 use llmspell_core::kernel::{worker, AbortGate, EngineJob, ToolJob, WorkerEvent};
 use llmspell_core::time::Timestamp;
 use llmspell_core::tools::ToolHostRef;
@@ -26,13 +27,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// A runtime's handles on the engine thread.
 pub struct EngineHandle {
     /// Jobs, in order.
-    pub jobs: crossbeam_channel::Sender<EngineJob>,
+    pub jobs: BellSender<EngineJob>,
     /// Answers to `io.read`.
     pub input: crossbeam_channel::Sender<InputReply>,
     /// Set to interrupt the running cell.
     pub interrupt: Arc<AtomicBool>,
     /// Commands for the engine's debugger, read even while a cell runs or is stopped.
-    pub debug: crossbeam_channel::Sender<DebugCommand>,
+    pub debug: BellSender<DebugCommand>,
 }
 
 impl EngineHandle {
@@ -57,6 +58,9 @@ where
     let (input_tx, input_rx) = crossbeam_channel::unbounded::<InputReply>();
     let (debug_tx, debug_rx) = crossbeam_channel::unbounded::<DebugCommand>();
     let interrupt = Arc::new(AtomicBool::new(false));
+    // Both job and debugger-command senders ring it; the engine waits on it between jobs.
+    let bell = Arc::new(Bell::default());
+    let engine_bell = bell.clone();
     let io = EngineIo {
         interrupt: interrupt.clone(),
         input: input_rx,
@@ -91,16 +95,16 @@ where
                     return;
                 }
             };
-            worker::run_with_debugger(&mut engine, &gate, &jobs_rx, |ev| {
+            worker::run_with_bell(&mut engine, &gate, &jobs_rx, &engine_bell, |ev| {
                 let _ = emit(ev);
             });
         })?;
     match ready_rx.recv() {
         Ok(Ok(())) => Ok(EngineHandle {
-            jobs: jobs_tx,
+            jobs: BellSender::new(jobs_tx, bell.clone()),
             input: input_tx,
             interrupt,
-            debug: debug_tx,
+            debug: BellSender::new(debug_tx, bell),
         }),
         Ok(Err(e)) => Err(io::Error::other(format!(
             "the Lua engine failed to start: {e}"

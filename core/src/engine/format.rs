@@ -33,11 +33,15 @@ pub(crate) fn format_value(lua: &Lua, value: &Value) -> String {
 
 /// Formats several values as the Lua REPL prints them: separated by tabs.
 pub(crate) fn format_values(lua: &Lua, values: &[Value]) -> String {
-    values
-        .iter()
-        .map(|v| format_value(lua, v))
-        .collect::<Vec<_>>()
-        .join("\t")
+    match values {
+        // The usual case: one value, with no list to join.
+        [value] => format_value(lua, value),
+        _ => values
+            .iter()
+            .map(|v| format_value(lua, v))
+            .collect::<Vec<_>>()
+            .join("\t"),
+    }
 }
 
 /// Lua's `tostring` of a value as bytes, the way `print` converts its arguments
@@ -54,7 +58,8 @@ pub(crate) fn tostring_bytes(lua: &Lua, value: &Value) -> mlua::Result<Vec<u8>> 
 /// `tostring` that never fails: on error, `<type>: <address>`.
 pub(crate) fn tostring_lossy(lua: &Lua, value: &Value) -> String {
     match tostring_bytes(lua, value) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Ok(bytes) => String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         Err(_) => format!("{}: {:p}", value.type_name(), value.to_pointer()),
     }
 }

@@ -1,13 +1,17 @@
 //! The engine: one Lua state with the standard library overrides, serving requests.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 use std::sync::atomic::Ordering;
 
-use mlua::{ChunkMode, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use mlua::{
+    AsChunk, ChunkMode, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value,
+};
 use serde_json::{json, Map};
 
+use super::chunks::{ChunkCache, Lookup};
 use super::complete::{complete, is_complete, Scope};
 use super::debug::{DebugCommand, DebugLink, Debugger};
 use super::errors::{
@@ -24,6 +28,38 @@ use super::{
 
 /// Chunk name of user expressions.
 const USER_EXPRESSION_CHUNK: &str = "=[user_expression]";
+
+/// What makes an expression a chunk that returns its values.
+const RETURN: &str = "return ";
+
+/// A chunk with its name, loaded without copies: `Lua::load` of a `String` with
+/// `set_name` formats a default name (`@file:line` of the caller) and copies the source,
+/// then drops both, for every cell.
+struct NamedChunk<'a> {
+    name: &'a str,
+    source: &'a [u8],
+    mode: ChunkMode,
+}
+
+impl AsChunk for NamedChunk<'_> {
+    fn name(&self) -> Option<String> {
+        // Room for the NUL that mlua appends when it makes the C string.
+        let mut name = String::with_capacity(self.name.len() + 1);
+        name.push_str(self.name);
+        Some(name)
+    }
+
+    fn mode(&self) -> Option<ChunkMode> {
+        Some(self.mode)
+    }
+
+    fn source<'b>(&self) -> std::io::Result<Cow<'b, [u8]>>
+    where
+        Self: 'b,
+    {
+        Ok(Cow::Borrowed(self.source))
+    }
+}
 
 /// One Lua 5.4 state, with output captured into [`EngineEvent`]s.
 pub struct Engine {
@@ -45,6 +81,10 @@ pub struct Engine {
     varargs: Vec<String>,
     /// The debugger: inert until [`Engine::enable_debugger`].
     debugger: Rc<Debugger>,
+    /// Cells seen before, as binary chunks.
+    chunks: RefCell<ChunkCache>,
+    /// The binary chunk of the cell being loaded from `chunks`, reused.
+    chunk_buf: RefCell<Vec<u8>>,
 }
 
 /// How running a function under the message handler failed.
@@ -126,6 +166,8 @@ impl Engine {
             help,
             varargs,
             debugger,
+            chunks: RefCell::new(ChunkCache::default()),
+            chunk_buf: RefCell::new(Vec::new()),
         })
     }
 
@@ -168,30 +210,17 @@ impl Engine {
         if matches!(request, EngineRequest::Execute { .. }) {
             self.debugger.before_request(&self.lua);
         }
-        let shared = self.shared.clone();
         let this = &*self;
         let served = catch_unwind(AssertUnwindSafe(|| {
-            this.lua.scope(|scope| {
-                let deliver = scope.create_function_mut(|_, ()| {
-                    while let Some(event) = shared.pop_event() {
-                        sink(event);
-                    }
-                    Ok(())
-                })?;
-                *shared.sink_fn.borrow_mut() = Some(deliver);
-                let done = this.serve(request);
-                *shared.sink_fn.borrow_mut() = None;
-                Ok(done)
-            })
+            this.shared.serve_with(&mut *sink, || this.serve(request))
         }));
-        *self.shared.sink_fn.borrow_mut() = None;
         self.shared.reset_cell_flags();
         let done = match served {
-            Ok(Ok(done)) => done,
-            Ok(Err(e)) => failed(kind, id, from_mlua_error(&e)),
+            Ok(done) => done,
             Err(panic) => failed(kind, id, panic_error(&*panic)),
         };
-        for event in self.shared.take_all() {
+        self.shared.stage_pending();
+        while let Some(event) = self.shared.pop_event() {
             sink(event);
         }
         sink(done);
@@ -306,33 +335,69 @@ impl Engine {
         }
     }
 
-    /// Compiles `return <code>` if it compiles (an expression), else `code` (a chunk).
+    /// Compiles `return <code>` if it compiles (an expression), else `code` (a chunk);
+    /// a cell seen before is loaded from its binary chunk instead (see [`ChunkCache`]).
     fn compile(&self, code: &str, chunk_name: &str) -> Result<(Function, bool), LuaError> {
         self.debugger.record_source(chunk_name, code);
-        let load = |src: String| {
-            self.lua
-                .load(src)
-                .set_name(chunk_name)
-                .set_mode(ChunkMode::Text)
-                .into_function()
+        let mut chunk = std::mem::take(&mut *self.chunk_buf.borrow_mut());
+        let lookup = self
+            .chunks
+            .borrow_mut()
+            .lookup(code, chunk_name, &mut chunk);
+        let hit = match lookup {
+            Lookup::Hit { expression } => self
+                .load(&chunk, chunk_name, ChunkMode::Binary)
+                .ok()
+                .map(|f| (f, expression)),
+            _ => None,
         };
-        if let Ok(f) = load(format!("return {code}")) {
+        *self.chunk_buf.borrow_mut() = chunk;
+        if let Some(hit) = hit {
+            return Ok(hit);
+        }
+        let compiled = self.compile_text(code, chunk_name);
+        if let (Lookup::Store, Ok((f, expression))) = (lookup, &compiled) {
+            let dump = f.dump(false);
+            self.chunks
+                .borrow_mut()
+                .store(code, chunk_name, *expression, dump);
+        }
+        compiled
+    }
+
+    /// Compiles `return <code>` if it compiles (an expression), else `code` (a chunk).
+    fn compile_text(&self, code: &str, chunk_name: &str) -> Result<(Function, bool), LuaError> {
+        let mut expression = String::with_capacity(RETURN.len() + code.len());
+        expression.push_str(RETURN);
+        expression.push_str(code);
+        if let Ok(f) = self.load(expression.as_bytes(), chunk_name, ChunkMode::Text) {
             return Ok((f, true));
         }
-        load(code.to_owned())
+        self.load(code.as_bytes(), chunk_name, ChunkMode::Text)
             .map(|f| (f, false))
             .map_err(|e| syntax_error(&e))
+    }
+
+    /// Loads `source` as a chunk named `chunk_name` (see [`NamedChunk`]).
+    fn load(&self, source: &[u8], chunk_name: &str, mode: ChunkMode) -> mlua::Result<Function> {
+        self.lua
+            .load(NamedChunk {
+                name: chunk_name,
+                source,
+                mode,
+            })
+            .into_function()
     }
 
     /// Evaluates one user expression after a successful cell.
     fn user_expression(&self, expr: &str) -> UserExpressionResult {
         self.shared.reset_cell_flags();
         let f = self
-            .lua
-            .load(format!("return {expr}"))
-            .set_name(USER_EXPRESSION_CHUNK)
-            .set_mode(ChunkMode::Text)
-            .into_function()
+            .load(
+                format!("{RETURN}{expr}").as_bytes(),
+                USER_EXPRESSION_CHUNK,
+                ChunkMode::Text,
+            )
             .map_err(|e| syntax_error(&e))?;
         match self.run(f, Vec::new()) {
             Ok(values) => Ok(self.bundle(&values)),

@@ -324,6 +324,7 @@ pub struct EngineIo {
     pub input: crossbeam_channel::Receiver<InputReply>,
 }
 
+mod chunks;
 mod complete;
 pub mod debug;
 mod display;

@@ -4,8 +4,10 @@
 //!
 //! Lua callbacks must be `'static`, but the sink passed to [`super::Engine::handle`] lives
 //! only for one call. So callbacks push events into [`Shared::queue`] and then call
-//! [`Shared::deliver`], which calls a Lua function created in an `mlua` scope for the
-//! duration of the request; that function moves the queued events into the sink.
+//! [`Shared::deliver`], which moves the queued events into the sink that
+//! [`Shared::serve_with`] lends for the duration of the request. (An `mlua` scope with a
+//! scoped Lua function did the same, at the cost of a Lua closure and a userdata made and
+//! destroyed for every request.)
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -13,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
-use mlua::{Function, VmState};
+use mlua::VmState;
 
 use super::errors::{ExitRequest, KeyboardInterrupt};
 use super::{EngineEvent, InputReply, StreamName};
@@ -63,9 +65,22 @@ pub(crate) struct Shared {
     pending: RefCell<Pending>,
     /// Events waiting for the sink.
     queue: RefCell<VecDeque<EngineEvent>>,
-    /// The scoped Lua function that moves queued events into the sink; set only while
-    /// [`super::Engine::handle`] runs.
-    pub sink_fn: RefCell<Option<Function>>,
+    /// The sink of the request being served, lent by [`Shared::serve_with`] for the
+    /// duration of [`super::Engine::handle`] and `None` otherwise (and while it is called).
+    sink: Cell<Option<SinkPtr>>,
+}
+
+/// The sink of [`super::Engine::handle`] with its lifetime erased; only dereferenced while
+/// [`Shared::serve_with`], which holds the borrow it came from, runs.
+type SinkPtr = *mut (dyn FnMut(EngineEvent) + 'static);
+
+/// Takes the lent sink back when [`Shared::serve_with`] ends, unwinding included.
+struct SinkLoan<'a>(&'a Cell<Option<SinkPtr>>);
+
+impl Drop for SinkLoan<'_> {
+    fn drop(&mut self) {
+        self.0.set(None);
+    }
 }
 
 impl Shared {
@@ -87,7 +102,7 @@ impl Shared {
             ticks: Cell::new(0),
             pending: RefCell::new(Pending::default()),
             queue: RefCell::new(VecDeque::new()),
-            sink_fn: RefCell::new(None),
+            sink: Cell::new(None),
         }
     }
 
@@ -137,16 +152,34 @@ impl Shared {
         self.deliver();
     }
 
-    /// Moves buffered stream text into the queue and returns every queued event; used by
-    /// the engine itself at the end of a request, outside of Lua.
-    pub fn take_all(&self) -> Vec<EngineEvent> {
+    /// Moves buffered stream text into the queue; the engine then takes the queued events
+    /// with [`Shared::pop_event`] at the end of a request, outside of Lua.
+    pub fn stage_pending(&self) {
         self.stage(&mut self.pending.borrow_mut(), false);
-        self.queue.borrow_mut().drain(..).collect()
     }
 
-    /// Pops one queued event (for the scoped sink function).
+    /// Pops one queued event.
     pub fn pop_event(&self) -> Option<EngineEvent> {
         self.queue.borrow_mut().pop_front()
+    }
+
+    /// Runs `f` with `sink` lent to [`Shared::deliver`]: events queued meanwhile by the
+    /// callbacks reach it as they are delivered. The loan ends with `f`, unwinding included.
+    pub fn serve_with<R>(&self, sink: &mut dyn FnMut(EngineEvent), f: impl FnOnce() -> R) -> R {
+        let ptr: *mut (dyn FnMut(EngineEvent) + '_) = sink;
+        // SAFETY: only the lifetime is erased. The pointer lives in `self.sink` only until
+        // `_loan` drops at the end of this call, while `sink` is still mutably borrowed by
+        // it, and `deliver` takes it out while calling it, so it is never used twice at once.
+        let ptr: SinkPtr = unsafe { std::mem::transmute(ptr) };
+        let previous = self.sink.replace(Some(ptr));
+        debug_assert!(previous.is_none(), "serve_with does not nest");
+        let _loan = SinkLoan(&self.sink);
+        f()
+    }
+
+    /// Whether a request is being served (a sink is lent), so that events reach the client.
+    pub fn serving(&self) -> bool {
+        self.sink.get().is_some()
     }
 
     /// Moves the pending stream text into the queue. With `keep_partial`, an incomplete
@@ -180,11 +213,17 @@ impl Shared {
         if self.queue.borrow().is_empty() {
             return;
         }
-        let sink = self.sink_fn.borrow().clone();
-        if let Some(sink) = sink {
-            // An error here means the sink is gone; the events stay queued.
-            let _ = sink.call::<()>(());
+        // Taken out while it runs: a sink that somehow caused another delivery would find
+        // none, and its events would wait in the queue.
+        let Some(sink) = self.sink.take() else { return };
+        loop {
+            let event = self.queue.borrow_mut().pop_front();
+            let Some(event) = event else { break };
+            // SAFETY: set by `serve_with`, which is still running (it clears the pointer
+            // before it returns), so the sink it borrows is alive and not in use elsewhere.
+            unsafe { (*sink)(event) };
         }
+        self.sink.set(Some(sink));
     }
 
     /// The instruction-count hook: raises a pending exit or interrupt, and flushes buffered

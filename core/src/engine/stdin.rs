@@ -28,7 +28,7 @@ pub(crate) fn read_formats(
     shared: &Shared,
     formats: Vec<Value>,
 ) -> mlua::Result<MultiValue> {
-    if !shared.allow_stdin.get() || shared.sink_fn.borrow().is_none() {
+    if !shared.allow_stdin.get() || !shared.serving() {
         return Err(Error::runtime(NO_STDIN));
     }
     let formats = if formats.is_empty() {

@@ -8,8 +8,10 @@
 //! handles the failure, reopens it for jobs handed out after that moment.
 
 use crate::engine::{Engine, EngineEvent, EngineRequest, ExecuteOutcome};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use crossbeam_channel::{Receiver, SendError, Sender, TryRecvError};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::Thread;
 
 /// A job for the engine.
 #[derive(Clone, Debug, PartialEq)]
@@ -103,6 +105,129 @@ pub fn run_with_debugger(
                 Err(_) => debug = None,
             },
         }
+    }
+}
+
+/// Wakes the engine's thread when a job or a debugger command arrives for it, without a
+/// lock. A thread blocked in `recv` or `select!` on crossbeam channels registers with each
+/// channel's waker under a mutex, and a sender that finds it registered wakes it while
+/// holding that mutex, so that the woken thread, unregistering, contends for it: with one
+/// job per wake-up, as under pipelined executes, that was most of the hand-off's cost. The
+/// bell is a flag and `park`/`unpark` instead: the engine raises the flag, looks at its
+/// channels once more and parks; a sender rings after sending, and unparks only if the flag
+/// is up.
+#[derive(Debug, Default)]
+pub struct Bell {
+    /// The engine's thread is parked, or about to park.
+    sleeping: AtomicBool,
+    /// The thread that waits (the first to call [`Bell::wait`]).
+    thread: OnceLock<Thread>,
+}
+
+impl Bell {
+    /// Sender side, after sending: wakes the waiting thread if it sleeps.
+    pub fn ring(&self) {
+        // Orders the send before the look at the flag; `wait` orders the other way round,
+        // so at least one side sees the other's write (the send or the flag).
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::Relaxed) && self.sleeping.swap(false, Ordering::Relaxed) {
+            if let Some(thread) = self.thread.get() {
+                thread.unpark();
+            }
+        }
+    }
+
+    /// Waiting side: parks the calling thread unless `ready` (which looks at the channels)
+    /// says that something has arrived. Returns early on a ring, or spuriously; the caller
+    /// looks again. Only one thread may wait on a bell.
+    pub fn wait(&self, ready: impl FnOnce() -> bool) {
+        self.thread.get_or_init(std::thread::current);
+        self.sleeping.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if !ready() {
+            std::thread::park();
+        }
+        self.sleeping.store(false, Ordering::Relaxed);
+    }
+}
+
+/// A channel sender that rings a [`Bell`] after each send, and when it is dropped (so that
+/// the waiting thread sees the channel closed).
+#[derive(Debug)]
+pub struct BellSender<T> {
+    /// Always `Some` until drop.
+    tx: Option<Sender<T>>,
+    bell: Arc<Bell>,
+}
+
+impl<T> BellSender<T> {
+    /// Wraps `tx`, ringing `bell`.
+    pub fn new(tx: Sender<T>, bell: Arc<Bell>) -> Self {
+        BellSender { tx: Some(tx), bell }
+    }
+
+    /// Sends `value` and rings; fails if the receiver is gone.
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        let sent = match &self.tx {
+            Some(tx) => tx.send(value),
+            None => Err(SendError(value)),
+        };
+        self.bell.ring();
+        sent
+    }
+}
+
+impl<T> Drop for BellSender<T> {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        self.bell.ring();
+    }
+}
+
+/// Like [`run_with_debugger`], waiting on a [`Bell`] rung by the senders of `jobs` and of the
+/// engine's debug channel ([`BellSender`]s) instead of blocking in `select!`. Between jobs it
+/// serves the debugger commands already there, then the next job; it waits only when both
+/// channels are empty. Returns when `jobs` is closed.
+pub fn run_with_bell(
+    engine: &mut Engine,
+    gate: &AbortGate,
+    jobs: &Receiver<EngineJob>,
+    bell: &Bell,
+    mut emit: impl FnMut(WorkerEvent),
+) {
+    let mut debug = engine.debug_commands();
+    let mut next: Option<EngineJob> = None;
+    loop {
+        if let Some(commands) = &debug {
+            match commands.try_recv() {
+                Ok(cmd) => {
+                    engine.handle_debug(cmd);
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => debug = None,
+                Err(TryRecvError::Empty) => {}
+            }
+        }
+        let job = match next.take() {
+            Some(job) => Ok(job),
+            None => jobs.try_recv(),
+        };
+        match job {
+            Ok(job) => {
+                run_one(engine, gate, job, &mut emit);
+                continue;
+            }
+            Err(TryRecvError::Disconnected) => return,
+            Err(TryRecvError::Empty) => {}
+        }
+        bell.wait(|| match jobs.try_recv() {
+            Ok(job) => {
+                next = Some(job);
+                true
+            }
+            Err(TryRecvError::Disconnected) => true,
+            Err(TryRecvError::Empty) => debug.as_ref().is_some_and(|c| !c.is_empty()),
+        });
     }
 }
 

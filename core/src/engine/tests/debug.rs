@@ -268,6 +268,35 @@ fn a_breakpoint_stops_with_stack_scopes_and_variables() {
 }
 
 #[test]
+fn a_breakpoint_stops_in_a_cell_run_again_under_another_file() {
+    // From its second run, a cell's code is loaded from the binary chunk of its first
+    // compile, with the new cell file as its source.
+    let mut rig = Rig::new();
+    for n in 1..=3 {
+        let outcome = rig.run(FUNC, &format!("@/t/r{n}.lua"), |_| {});
+        assert_eq!(result_of(&outcome), "52");
+    }
+    rig.breakpoints("@/t/r4.lua", vec![bp(9, 4)]);
+    let outcome = rig.run(FUNC, "@/t/r4.lua", |c| {
+        let (reason, ids, _) = c.stopped();
+        assert_eq!((reason, ids), (StopReason::Breakpoint, vec![9]));
+        let st = c
+            .query(Query::StackTrace {
+                start_frame: 0,
+                levels: 0,
+            })
+            .unwrap();
+        let frames = st["stackFrames"].as_array().unwrap();
+        assert_eq!(frames[0]["name"], "f");
+        assert_eq!(frames[0]["line"], 4);
+        assert_eq!(frames[0]["source"]["path"], "/t/r4.lua");
+        assert_eq!(frames[1]["source"]["path"], "/t/r4.lua");
+        c.resume(StepKind::Continue);
+    });
+    assert_eq!(result_of(&outcome), "52");
+}
+
+#[test]
 fn set_variable_and_nested_tables() {
     let mut rig = Rig::new();
     rig.breakpoints("@/t/b.lua", vec![bp(1, 3)]);

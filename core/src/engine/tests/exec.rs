@@ -324,3 +324,43 @@ fn keyboard_interrupt_name() {
     h.replies.push_back(InputReply::Interrupted);
     assert_eq!(h.error("io.read()").ename, KEYBOARD_INTERRUPT);
 }
+
+#[test]
+fn cells_run_again_behave_as_compiled_afresh() {
+    // From the second run on, a cell is loaded from the binary chunk of its first compile.
+    let mut h = Harness::new();
+    for i in 1..=4 {
+        assert_eq!(h.result("1+1").as_deref(), Some("2"), "run {i}");
+        assert_eq!(h.result("n = (n or 0) + 1").as_deref(), None, "run {i}");
+        assert_eq!(h.result("n").as_deref(), Some(&*i.to_string()), "run {i}");
+        // Each run gets its own chunk name, in errors and in the functions it makes.
+        let (events, outcome) = h.execute("local function f() error('boom') end f()");
+        let ExecuteOutcome::Error(e) = outcome else {
+            panic!("run {i}: {outcome:?}")
+        };
+        let id = events.last().expect("a done event").id();
+        assert!(
+            e.evalue.contains(&format!("[cell {id}]:1: boom")),
+            "run {i}: {e:?}"
+        );
+        // _ENV is the globals at every run, even after a run that replaced it.
+        assert_eq!(
+            h.result("local G, g = _G, _ENV; _ENV = {}; return g == G")
+                .as_deref(),
+            Some("true"),
+            "run {i}"
+        );
+        assert_eq!(
+            h.result("function src() return _ENV == _G end return src()")
+                .as_deref(),
+            Some("true"),
+            "run {i}"
+        );
+        // A syntax error stays one.
+        let (_, outcome) = h.execute("x = = 1");
+        assert!(
+            matches!(&outcome, ExecuteOutcome::Error(e) if e.ename == SYNTAX_ERROR),
+            "run {i}: {outcome:?}"
+        );
+    }
+}
