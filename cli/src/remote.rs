@@ -132,7 +132,7 @@ impl Client {
         let mut idle_deadline: Option<Instant> = None;
         loop {
             while let Some(msg) = self.recv(Channel::Shell)? {
-                if msg.header.msg_type == reply_type && parent_id(&msg) == msg_id {
+                if msg.header.msg_type() == reply_type && parent_id(&msg) == msg_id {
                     return serde_json::from_slice(&msg.content).map_err(|e| {
                         CliError::new(
                             ErrorKind::InvalidData,
@@ -140,7 +140,7 @@ impl Client {
                         )
                     });
                 }
-                tracing::debug!(msg_type = %msg.header.msg_type, "skipping shell message");
+                tracing::debug!(msg_type = %msg.header.msg_type(), "skipping shell message");
             }
             while let Some(msg) = self.recv(Channel::Iopub)? {
                 if idle_deadline.is_none() && is_idle_on(&msg, &msg_id) {
@@ -354,7 +354,7 @@ fn is_idle_on(msg: &RawMessage, msg_id: &str) -> bool {
         #[serde(default)]
         execution_state: String,
     }
-    msg.header.msg_type == "status"
+    msg.header.msg_type() == "status"
         && serde_json::from_slice::<Status>(&msg.content).is_ok_and(|s| s.execution_state == "idle")
         && parent_id(msg) == msg_id
 }

@@ -171,7 +171,7 @@ fn fake_kernel_at<T: Send + 'static>(
 fn tool_request_gets_the_reply_to_its_own_message() {
     let (info, kernel) = fake_kernel(|k| {
         let req = k.recv();
-        assert_eq!(req.header.msg_type, "tool_request");
+        assert_eq!(req.header.msg_type(), "tool_request");
         let content: Value = serde_json::from_slice(&req.content).unwrap();
         // First a reply to some other request, which the client must skip.
         let mut other = req.clone();

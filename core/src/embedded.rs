@@ -243,7 +243,7 @@ impl Driver<'_> {
             return;
         };
         let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-        match (channel, msg.header.msg_type.as_str()) {
+        match (channel, msg.header.msg_type()) {
             (Channel::Iopub, "stream") => {
                 let name = if content["name"] == "stderr" {
                     StreamName::Stderr

@@ -102,7 +102,7 @@ impl Client {
                 let parent: Value = serde_json::from_slice(&msg.parent_header).unwrap();
                 let content: Value = serde_json::from_slice(&msg.content).unwrap();
                 let pid = parent["msg_id"].as_str().unwrap_or("").to_string();
-                return (msg.header.msg_type, pid, content);
+                return (msg.header.msg_type().to_string(), pid, content);
             }
         }
         panic!("no message on {} within 10 s", channel.name());

@@ -146,7 +146,7 @@ fn messages(c: &mut Client) -> Vec<Vec<Bytes>> {
 fn msg_type(codec: &mut Codec, frames: Vec<Bytes>) -> (String, Value) {
     let m = codec.decode(frames).expect("verifies");
     (
-        m.header.msg_type,
+        m.header.msg_type().to_string(),
         serde_json::from_slice(&m.content).unwrap(),
     )
 }

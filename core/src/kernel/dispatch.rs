@@ -60,7 +60,7 @@ impl Kernel {
             header: msg.header_bytes,
             received: now,
         };
-        let msg_type = msg.header.msg_type.as_str();
+        let msg_type = msg.header.msg_type();
         if let Some(m) = &self.config.metrics {
             m.request(msg_type);
         }

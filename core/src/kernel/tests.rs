@@ -102,7 +102,7 @@ impl Harness {
                     outs.push(Out {
                         channel,
                         to,
-                        msg_type: msg.header.msg_type.clone(),
+                        msg_type: msg.header.msg_type().to_string(),
                         parent_id: parent["msg_id"].as_str().unwrap_or("").to_string(),
                         content: serde_json::from_slice(&msg.content).unwrap(),
                     });

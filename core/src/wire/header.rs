@@ -1,31 +1,100 @@
-//! Message headers: parsed with simd-json on the way in, written by hand on the way out.
+//! Message headers: scanned on the way in, written from a template on the way out.
 
 use super::WireError;
 use crate::time::Timestamp;
-use serde::Deserialize;
+use bytes::Bytes;
 
-/// The fields of a header that the kernel reads. Unknown fields are ignored.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+/// The fields of a header that the kernel reads, kept as places in the header frame (no
+/// copy, no allocation) unless they had escapes to decode. Unknown fields are ignored.
+#[derive(Clone, Default)]
 pub struct Header {
-    /// Unique id of the message.
-    pub msg_id: String,
-    /// `execute_request`, `kernel_info_request`, ...
-    pub msg_type: String,
-    /// The client's session id.
-    #[serde(default)]
-    pub session: String,
-    /// The client's user name.
-    #[serde(default)]
-    pub username: String,
-    /// Protocol version, e.g. `5.3`.
-    #[serde(default)]
-    pub version: String,
+    /// The header frame, checked to be UTF-8 and one JSON object.
+    frame: Bytes,
+    /// msg_id, msg_type, session, username, version.
+    fields: [Field; 5],
+}
+
+/// One string field of a header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Field {
+    /// Bytes `start..end` of the frame (a string without escapes; empty when absent).
+    Span(u32, u32),
+    /// A string whose escapes were decoded.
+    Owned(Box<str>),
+}
+
+impl Default for Field {
+    fn default() -> Self {
+        Field::Span(0, 0)
+    }
 }
 
 impl Header {
-    /// Parses a header frame (with simd-json, see [`super::json`]).
-    pub fn parse(frame: &[u8]) -> Result<Header, WireError> {
-        super::json::from_slice::<Header>(frame).map_err(WireError::BadHeader)
+    /// Parses a header frame: one pass that checks the whole frame is a JSON object and
+    /// finds the fields below (see `wire::scan`), sharing the frame's bytes.
+    pub fn parse(frame: &Bytes) -> Result<Header, WireError> {
+        let fields = super::scan::header(frame).map_err(WireError::BadHeader)?;
+        Ok(Header {
+            frame: frame.clone(),
+            fields,
+        })
+    }
+
+    fn field(&self, n: usize) -> &str {
+        match &self.fields[n] {
+            Field::Span(start, end) => {
+                let bytes = &self.frame[*start as usize..*end as usize];
+                // SAFETY: `parse` checked that the whole frame is UTF-8 and took spans
+                // between ASCII quotes (char boundaries); the frame is immutable `Bytes`.
+                unsafe { std::str::from_utf8_unchecked(bytes) }
+            }
+            Field::Owned(s) => s,
+        }
+    }
+
+    /// Unique id of the message.
+    pub fn msg_id(&self) -> &str {
+        self.field(0)
+    }
+
+    /// `execute_request`, `kernel_info_request`, ...
+    pub fn msg_type(&self) -> &str {
+        self.field(1)
+    }
+
+    /// The client's session id (empty if absent).
+    pub fn session(&self) -> &str {
+        self.field(2)
+    }
+
+    /// The client's user name (empty if absent).
+    pub fn username(&self) -> &str {
+        self.field(3)
+    }
+
+    /// Protocol version, e.g. `5.3` (empty if absent).
+    pub fn version(&self) -> &str {
+        self.field(4)
+    }
+}
+
+impl PartialEq for Header {
+    fn eq(&self, other: &Header) -> bool {
+        (0..5).all(|n| self.field(n) == other.field(n))
+    }
+}
+
+impl Eq for Header {}
+
+impl std::fmt::Debug for Header {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Header")
+            .field("msg_id", &self.msg_id())
+            .field("msg_type", &self.msg_type())
+            .field("session", &self.session())
+            .field("username", &self.username())
+            .field("version", &self.version())
+            .finish()
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod header;
 pub mod json;
+mod scan;
 mod sign;
 
 pub use header::{write_header, Header, HeaderTemplate};
