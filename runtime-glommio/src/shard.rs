@@ -15,7 +15,7 @@ use llmspell_core::hub::Drops;
 use llmspell_core::time::Timestamp;
 use llmspell_core::zmtp::socket::{RouterTable, Subscriptions};
 use llmspell_core::zmtp::{self, Connection, Event, SocketType};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -53,7 +53,8 @@ pub struct Shard {
     open: Arc<AtomicUsize>,
     max_connections: Option<usize>,
     next_id: u64,
-    conns: HashMap<u64, Conn>,
+    /// By the ids this shard hands out (Fx-hashed: no peer chooses them).
+    conns: FxHashMap<u64, Conn>,
     routers: [RouterTable<u64>; 3],
     subs: Subscriptions<u64>,
     /// Connections with bytes to write.
@@ -95,7 +96,7 @@ impl Shard {
             open,
             max_connections,
             next_id: 0,
-            conns: HashMap::new(),
+            conns: FxHashMap::default(),
             routers: std::array::from_fn(|_| RouterTable::with_first_id(first)),
             subs: Subscriptions::new(),
             dirty: Vec::new(),

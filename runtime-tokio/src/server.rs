@@ -11,8 +11,9 @@ use llmspell_runtime_common::{
     cell_files, now, remove_cell_files, resource_usage, session_id, spawn_engine,
     spawn_tool_workers, EngineHandle,
 };
+use rustc_hash::FxHashMap;
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::rc::Rc;
 use std::time::Duration;
@@ -151,7 +152,8 @@ struct ConnIo {
 /// Everything the tasks share, on one thread.
 struct State {
     hub: Hub,
-    conns: HashMap<ConnId, ConnIo>,
+    /// Streams by the hub's connection ids (Fx-hashed: no peer chooses them).
+    conns: FxHashMap<ConnId, ConnIo>,
     engine: EngineHandle,
     /// Tool calls for the tool workers.
     tools: crossbeam_channel::Sender<ToolJob>,
@@ -257,7 +259,7 @@ async fn serve(
     let stop = Rc::new(Notify::new());
     let state: Shared = Rc::new(RefCell::new(State {
         hub,
-        conns: HashMap::new(),
+        conns: FxHashMap::default(),
         engine,
         tools,
         outcome: None,
