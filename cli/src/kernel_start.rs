@@ -282,6 +282,10 @@ fn bind(
                 // per client.
                 max_connections: (limits.max_clients > 0).then(|| limits.max_clients * 5),
                 linger: Some(sockets.linger()),
+                sndhwm: (limits.sndhwm > 0).then_some(limits.sndhwm),
+                idle_timeout: limits
+                    .idle_timeout_micros
+                    .map(std::time::Duration::from_micros),
             };
             config.max_queue = max_queue;
             config.shards = match (&args.cpus, args.cores) {

@@ -97,6 +97,12 @@ pub struct SocketOptions {
     pub max_connections: Option<usize>,
     /// How long unsent replies may delay the exit; `None`: half a second.
     pub linger: Option<std::time::Duration>,
+    /// Most messages queued for one peer that has not read what it was sent; beyond it
+    /// new messages for that peer are dropped, as libzmq's ROUTER and XPUB do at their send
+    /// high-water mark. `None` or 0: no bound.
+    pub sndhwm: Option<usize>,
+    /// Close a connection after this long without a byte either way; `None`: never.
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 /// Settings of a kernel server.

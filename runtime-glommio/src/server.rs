@@ -134,6 +134,7 @@ impl Server {
                 max_message_size: config.max_message_size,
                 open: open.clone(),
                 sockets: config.sockets.clone(),
+                metrics: config.metrics.clone(),
                 ready: ready_tx.clone(),
                 go: go_rx,
             };

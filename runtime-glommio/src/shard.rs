@@ -12,6 +12,7 @@ use crate::owner::{router_index, Down, KernelMsg, Owner, Up};
 use bytes::{Bytes, BytesMut};
 use llmspell_core::connection::Channel;
 use llmspell_core::hub::Drops;
+use llmspell_core::metrics::{DropReason, Metrics};
 use llmspell_core::time::Timestamp;
 use llmspell_core::zmtp::socket::{RouterTable, Subscriptions};
 use llmspell_core::zmtp::{self, Connection, Event, SocketType};
@@ -42,6 +43,21 @@ struct Conn {
     waker: Option<Waker>,
     /// Whether it is listed in `dirty`.
     dirty: bool,
+    /// Messages queued since everything was last written (for `sndhwm`).
+    unflushed: usize,
+    /// When bytes last went either way (for the idle timeout).
+    last_active: Timestamp,
+}
+
+/// What bounds a shard's connections.
+#[derive(Clone, Debug, Default)]
+pub struct Bounds {
+    /// Most connections open at once on all shards together.
+    pub max_connections: Option<usize>,
+    /// Most messages queued for a peer that does not read; 0: no bound.
+    pub sndhwm: usize,
+    /// Where dropped messages are counted, if anywhere.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// A shard's connections. See the [module docs](self).
@@ -49,9 +65,11 @@ pub struct Shard {
     /// This shard's index; 0 is the kernel's.
     pub index: usize,
     max_message_size: u64,
-    /// Connections open on all shards, and the most allowed.
+    /// Connections open on all shards.
     open: Arc<AtomicUsize>,
-    max_connections: Option<usize>,
+    bounds: Bounds,
+    /// The time of the last `handle_*` call, for writes that finish in `process`.
+    clock: Timestamp,
     next_id: u64,
     /// By the ids this shard hands out (Fx-hashed: no peer chooses them).
     conns: FxHashMap<u64, Conn>,
@@ -86,7 +104,7 @@ impl Shard {
         index: usize,
         max_message_size: u64,
         open: Arc<AtomicUsize>,
-        max_connections: Option<usize>,
+        bounds: Bounds,
         link: Link,
     ) -> Self {
         let first = ((index as u32) << 24) | 1;
@@ -94,7 +112,8 @@ impl Shard {
             index,
             max_message_size,
             open,
-            max_connections,
+            bounds,
+            clock: Timestamp::default(),
             next_id: 0,
             conns: FxHashMap::default(),
             routers: std::array::from_fn(|_| RouterTable::with_first_id(first)),
@@ -132,8 +151,9 @@ impl Shard {
         channel: Channel,
         stream: Stream,
     ) -> Option<u64> {
+        self.clock = now;
         let open = self.open.fetch_add(1, Ordering::Relaxed);
-        if self.max_connections.is_some_and(|max| open >= max) {
+        if self.bounds.max_connections.is_some_and(|max| open >= max) {
             self.open.fetch_sub(1, Ordering::Relaxed);
             warn!(
                 channel = channel.name(),
@@ -157,6 +177,8 @@ impl Shard {
                 pending: Pending::default(),
                 waker: None,
                 dirty: false,
+                unflushed: 0,
+                last_active: now,
             },
         );
         if channel == Channel::Iopub {
@@ -205,9 +227,11 @@ impl Shard {
         id: u64,
         input: &mut BytesMut,
     ) -> Result<(), ()> {
+        self.clock = now;
         let Some(c) = self.conns.get_mut(&id) else {
             return Err(());
         };
+        c.last_active = now;
         let channel = c.channel;
         if let Err(e) = c.zmtp.handle_input(input) {
             warn!(channel = channel.name(), conn = id, error = ?e, "closing connection");
@@ -298,6 +322,9 @@ impl Shard {
             let mut targets = Vec::new();
             self.subs.for_each_match(first, |c| targets.push(c));
             for id in targets {
+                if !self.admit(id) {
+                    continue;
+                }
                 if let Some(c) = self.conns.get_mut(&id) {
                     let _ = c.zmtp.send(frames);
                     self.mark_dirty(id);
@@ -307,6 +334,9 @@ impl Shard {
         }
         match router_index(channel).and_then(|i| self.routers[i].lookup(first)) {
             Some(id) => {
+                if !self.admit(id) {
+                    return;
+                }
                 if let Some(c) = self.conns.get_mut(&id) {
                     let _ = c.zmtp.send(&frames[1..]);
                     self.mark_dirty(id);
@@ -314,6 +344,46 @@ impl Shard {
             }
             None => self.drops.unroutable += 1,
         }
+    }
+
+    /// Whether a message may be queued for `id`; counts it if so, counts a drop if the
+    /// peer already has `sndhwm` messages it has not taken.
+    fn admit(&mut self, id: u64) -> bool {
+        let hwm = self.bounds.sndhwm;
+        let Some(c) = self.conns.get_mut(&id) else {
+            return false;
+        };
+        if hwm > 0 && c.unflushed >= hwm {
+            self.drops.hwm += 1;
+            if let Some(m) = &self.bounds.metrics {
+                m.dropped(DropReason::Hwm);
+            }
+            return false;
+        }
+        c.unflushed += 1;
+        true
+    }
+
+    /// Closes every connection silent for longer than `timeout` (at `now`) and wakes its
+    /// task, which ends; returns how many were closed.
+    pub fn expire_idle(&mut self, now: Timestamp, timeout: std::time::Duration) -> usize {
+        self.clock = now;
+        let limit = u64::try_from(timeout.as_micros()).unwrap_or(u64::MAX);
+        let idle: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| now.micros_since(c.last_active) > limit)
+            .map(|(id, _)| *id)
+            .collect();
+        for &id in &idle {
+            let waker = self.conns.get_mut(&id).and_then(|c| c.waker.take());
+            debug!(shard = self.index, conn = id, "closing an idle connection");
+            self.handle_close(now, id);
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+        idle.len()
     }
 
     fn mark_dirty(&mut self, id: u64) {
@@ -371,13 +441,14 @@ impl Shard {
             }
             // Written now if the socket takes it; else the task waits for it to drain
             // (and sees a failed write as a closed connection).
-            if !matches!(
+            if matches!(
                 c.pending.poll_flush(&mut c.stream, &mut cx),
                 Poll::Ready(Ok(()))
             ) {
-                if let Some(w) = &c.waker {
-                    w.wake_by_ref();
-                }
+                c.unflushed = 0;
+                c.last_active = self.clock;
+            } else if let Some(w) = &c.waker {
+                w.wake_by_ref();
             }
         }
     }
@@ -411,9 +482,17 @@ impl Shard {
             _ => c.waker = Some(cx.waker().clone()),
         }
         if !c.pending.is_empty() {
-            if let Poll::Ready(Err(e)) = c.pending.poll_flush(&mut c.stream, cx) {
-                debug!(conn = id, error = %e, "write failed");
-                return Poll::Ready(None);
+            match c.pending.poll_flush(&mut c.stream, cx) {
+                Poll::Ready(Err(e)) => {
+                    debug!(conn = id, error = %e, "write failed");
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Ok(())) => {
+                    // The peer took everything: its high-water count starts again.
+                    c.unflushed = 0;
+                    c.last_active = self.clock;
+                }
+                Poll::Pending => {}
             }
         }
         match c.stream.poll_read(cx, buf) {

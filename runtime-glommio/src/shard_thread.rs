@@ -5,12 +5,13 @@ use crate::bus::{Inbox, Outbox};
 use crate::config::{unavailable, RunOutcome, SocketOptions};
 use crate::io::{Listener, Stream};
 use crate::owner::{Down, KernelMsg, Owner};
-use crate::shard::{Link, Shard};
+use crate::shard::{Bounds, Link, Shard};
 use crate::signals::Signals;
 use crate::tasks::{self, Shared};
 use glommio::{spawn_local, LocalExecutorBuilder, Placement, Task};
 use llmspell_core::connection::Channel;
 use llmspell_core::kernel::{Kernel, ToolJob};
+use llmspell_core::metrics::Metrics;
 use llmspell_runtime_common::{resource_usage, EngineHandle};
 use std::cell::RefCell;
 use std::io;
@@ -66,6 +67,7 @@ pub struct ShardSetup {
     pub max_message_size: u64,
     pub open: Arc<AtomicUsize>,
     pub sockets: SocketOptions,
+    pub metrics: Option<Arc<Metrics>>,
     pub ready: mpsc::Sender<io::Result<()>>,
     pub go: mpsc::Receiver<Option<Box<KernelParts>>>,
 }
@@ -110,10 +112,16 @@ impl ShardSetup {
             max_message_size,
             open,
             sockets,
+            metrics,
             ready,
             go,
             ..
         } = self;
+        let bounds = Bounds {
+            max_connections: sockets.max_connections,
+            sndhwm: sockets.sndhwm.unwrap_or(0),
+            metrics,
+        };
         let mut listeners = Vec::with_capacity(bound.len());
         for (channel, b) in bound {
             let listener = match b {
@@ -149,10 +157,13 @@ impl ShardSetup {
                     index,
                     max_message_size,
                     open,
-                    sockets.max_connections,
+                    bounds,
                     Link::Owner(Box::new(owner)),
                 )));
                 let mut running = spawn_accept_loops(&shard, listeners, buffers);
+                if let Some(timeout) = sockets.idle_timeout {
+                    running.push(spawn_local(tasks::expire_idle(shard.clone(), timeout)));
+                }
                 running.push(spawn_local(tasks::kernel_inbox(shard.clone(), inbox)));
                 if let Some(fd) = signals.take_reader() {
                     // SAFETY: the descriptor is our end of a Unix socket pair, handed over.
@@ -173,10 +184,13 @@ impl ShardSetup {
                     index,
                     max_message_size,
                     open,
-                    sockets.max_connections,
+                    bounds,
                     Link::Remote(kernel),
                 )));
-                let running = spawn_accept_loops(&shard, listeners, buffers);
+                let mut running = spawn_accept_loops(&shard, listeners, buffers);
+                if let Some(timeout) = sockets.idle_timeout {
+                    running.push(spawn_local(tasks::expire_idle(shard.clone(), timeout)));
+                }
                 tasks::shard_inbox(shard.clone(), inbox).await;
                 tasks::flush_before_exit(&shard, linger).await;
                 log_drops(&shard);

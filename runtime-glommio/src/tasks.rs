@@ -108,6 +108,19 @@ async fn conn_task(shard: Shared, id: u64) {
     st.process();
 }
 
+/// Closes this shard's connections that stay silent longer than `timeout`, checking a few
+/// times per timeout (between every 10 ms and every second).
+pub async fn expire_idle(shard: Shared, timeout: Duration) {
+    let every = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    loop {
+        glommio::timer::sleep(every).await;
+        let mut st = shard.borrow_mut();
+        if st.expire_idle(now(), timeout) > 0 {
+            st.process();
+        }
+    }
+}
+
 /// The kernel's inbox: other shards' reports and the workers' events.
 pub async fn kernel_inbox(shard: Shared, inbox: Inbox<KernelMsg>) {
     let mut batch = Vec::new();
