@@ -8,7 +8,7 @@ use llmspell_core::connection::{Channel, ConnectionInfo, Transport};
 use llmspell_core::metrics::{DropReason, Metrics};
 use llmspell_runtime_glommio::{Server, ServerConfig, Shards, SocketOptions};
 use serde_json::json;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,18 +16,12 @@ use std::time::{Duration, Instant};
 #[path = "../../tests/support/zmq_client.rs"]
 mod zmq_client;
 use zmq_client::{Client, KEY};
-
-/// The first CPU this process may run on.
-fn first_cpu() -> usize {
-    // SAFETY: an all-zero cpu_set_t is valid; sched_getaffinity fills it.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
-    assert_eq!(rc, 0);
-    (0..8 * std::mem::size_of::<libc::cpu_set_t>())
-        // SAFETY: the index is within the set's bits.
-        .find(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-        .expect("some CPU is allowed")
-}
+#[path = "../../tests/support/raw_tcp.rs"]
+mod raw_tcp;
+use raw_tcp::{closed_within, greeted};
+#[path = "../../tests/support/cpus.rs"]
+mod cpus;
+use cpus::first_cpu;
 
 /// Starts a server with `sockets` (and metrics), returns its connection info and metrics.
 /// The server thread lives until the test process ends (each test has its own).
@@ -55,33 +49,6 @@ fn start(sockets: SocketOptions) -> (ConnectionInfo, Arc<Metrics>) {
     let info = server.connection_info().clone();
     std::thread::spawn(move || server.run());
     (info, metrics)
-}
-
-/// Reads until the peer closes or `within` passes; true if it closed.
-fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
-    let deadline = Instant::now() + within;
-    let mut buf = [0u8; 256];
-    while Instant::now() < deadline {
-        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return true,
-        }
-    }
-    false
-}
-
-/// Reads the first bytes the server sends: its ZMTP greeting starts with 0xFF.
-fn greeted(s: &mut TcpStream) -> bool {
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut first = [0u8; 1];
-    matches!(s.read(&mut first), Ok(1)) && first[0] == 0xFF
 }
 
 #[test]

@@ -28,18 +28,6 @@ fn connection(transport: Transport, ip: &str) -> ConnectionInfo {
     }
 }
 
-/// The first CPU this process may run on.
-fn first_cpu() -> usize {
-    // SAFETY: an all-zero cpu_set_t is valid; sched_getaffinity fills it.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
-    assert_eq!(rc, 0);
-    (0..8 * std::mem::size_of::<libc::cpu_set_t>())
-        // SAFETY: the index is within the set's bits.
-        .find(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-        .expect("some CPU is allowed")
-}
-
 fn start_with(config: ServerConfig) -> (ConnectionInfo, Running) {
     let server = Server::bind(config).expect("bind");
     let info = server.connection_info().clone();
@@ -54,6 +42,9 @@ fn start(transport: Transport, ip: &str) -> (ConnectionInfo, Running) {
     start_with(config)
 }
 
+#[path = "../../tests/support/cpus.rs"]
+mod cpus;
+use cpus::first_cpu;
 #[path = "../../tests/support/zmq_client.rs"]
 mod zmq_client;
 use zmq_client::{Client, KEY};

@@ -4,9 +4,13 @@
 use llmspell_core::connection::{ConnectionInfo, Transport};
 use llmspell_core::hub::{Limits, SocketOptions};
 use llmspell_runtime_tokio::{Server, ServerConfig};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
+
+#[path = "../../tests/support/raw_tcp.rs"]
+mod raw_tcp;
+use raw_tcp::{closed_within, greeted};
 
 /// Starts a server with `limits`, returns its shell port. The server thread lives until
 /// the test process ends (each test has its own).
@@ -40,33 +44,6 @@ fn start(limits: Limits) -> u16 {
     let port = server.connection_info().shell_port;
     std::thread::spawn(move || server.run());
     port
-}
-
-/// Reads until the peer closes or `within` passes; true if it closed.
-fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
-    let deadline = Instant::now() + within;
-    let mut buf = [0u8; 256];
-    while Instant::now() < deadline {
-        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return true,
-        }
-    }
-    false
-}
-
-/// Reads the first bytes the server sends: its ZMTP greeting starts with 0xFF.
-fn greeted(s: &mut TcpStream) -> bool {
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut first = [0u8; 1];
-    matches!(s.read(&mut first), Ok(1)) && first[0] == 0xFF
 }
 
 #[test]

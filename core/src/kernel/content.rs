@@ -10,9 +10,7 @@ fn push_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
 }
 
 fn push_count(out: &mut Vec<u8>, n: u32) {
-    let mut s = String::new();
-    super::outbox::push_u64(&mut s, n as u64);
-    out.extend_from_slice(s.as_bytes());
+    crate::wire::put_decimal(out, u64::from(n));
 }
 
 /// `{"code": ..., "execution_count": n}`

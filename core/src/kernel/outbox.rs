@@ -134,36 +134,3 @@ impl Outbox {
         self.publish(now, parent, "status", Bytes::from_static(content));
     }
 }
-
-/// Appends the decimal digits of `n` without going through `fmt`.
-pub(crate) fn push_u64(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &b in &buf[i..] {
-        out.push(b as char);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    fn itoa(n: u64) -> String {
-        let mut s = String::new();
-        super::push_u64(&mut s, n);
-        s
-    }
-
-    #[test]
-    fn digits() {
-        assert_eq!(itoa(0), "0");
-        assert_eq!(itoa(1234567890123), "1234567890123");
-        assert_eq!(itoa(u64::MAX), u64::MAX.to_string());
-    }
-}

@@ -203,7 +203,7 @@ impl HeaderTemplate {
             self.date.truncate(20);
         }
         out.put_slice(&self.prefix);
-        put_u64(out, seq);
+        put_decimal(out, seq);
         out.put_slice(b"\",\"msg_type\":");
         if needs_escape(msg_type) {
             let mut escaped = Vec::with_capacity(msg_type.len() + 8);
@@ -228,8 +228,8 @@ impl HeaderTemplate {
     }
 }
 
-/// Appends the decimal digits of `n`.
-fn put_u64(out: &mut impl bytes::BufMut, mut n: u64) {
+/// Appends the decimal digits of `n`, without going through `fmt`.
+pub fn put_decimal(out: &mut impl bytes::BufMut, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {

@@ -13,7 +13,7 @@ pub mod json;
 mod scan;
 mod sign;
 
-pub use header::{write_header, Header, HeaderTemplate};
+pub use header::{put_decimal, write_header, Header, HeaderTemplate};
 pub use sign::{ReplayWindow, Signer};
 
 use bytes::{Bytes, BytesMut};
@@ -153,28 +153,16 @@ impl Codec {
         content: Bytes,
         buffers: &[Bytes],
     ) -> Vec<Bytes> {
-        let mut frames = Vec::with_capacity(identities.len() + 6 + buffers.len());
-        frames.extend_from_slice(identities);
-        frames.push(Bytes::from_static(DELIMITER));
-        let sig = match self.signer.sign_hex(&[
-            &header[..],
-            &parent_header[..],
-            &metadata[..],
-            &content[..],
-        ]) {
+        let parts = [&header[..], &parent_header[..], &metadata[..], &content[..]];
+        let sig = match self.signer.sign_hex(&parts) {
             Some(hex) => {
                 arena.extend_from_slice(&hex);
                 arena.split().freeze()
             }
             None => Bytes::new(),
         };
-        frames.push(sig);
-        frames.push(header);
-        frames.push(parent_header);
-        frames.push(metadata);
-        frames.push(content);
-        frames.extend_from_slice(buffers);
-        frames
+        let body = [sig, header, parent_header, metadata, content];
+        assemble(identities, body, buffers)
     }
 
     /// Builds and signs the frames of a message: identities (or an iopub topic), the
@@ -188,20 +176,23 @@ impl Codec {
         content: Bytes,
         buffers: &[Bytes],
     ) -> Vec<Bytes> {
-        let mut frames = Vec::with_capacity(identities.len() + 6 + buffers.len());
-        frames.extend_from_slice(identities);
-        frames.push(Bytes::from_static(DELIMITER));
         let sig = self
             .signer
             .sign(&[&header[..], &parent_header[..], &metadata[..], &content[..]]);
-        frames.push(sig);
-        frames.push(header);
-        frames.push(parent_header);
-        frames.push(metadata);
-        frames.push(content);
-        frames.extend_from_slice(buffers);
-        frames
+        let body = [sig, header, parent_header, metadata, content];
+        assemble(identities, body, buffers)
     }
+}
+
+/// The frames of a message: identities, the delimiter, then signature, header, parent
+/// header, metadata and content (`body`), then the buffers.
+fn assemble(identities: &[Bytes], body: [Bytes; 5], buffers: &[Bytes]) -> Vec<Bytes> {
+    let mut frames = Vec::with_capacity(identities.len() + 6 + buffers.len());
+    frames.extend_from_slice(identities);
+    frames.push(Bytes::from_static(DELIMITER));
+    frames.extend(body);
+    frames.extend_from_slice(buffers);
+    frames
 }
 
 #[cfg(test)]

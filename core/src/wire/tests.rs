@@ -366,3 +366,12 @@ fn header_scanner_agrees_with_serde_json() {
         check(&input);
     }
 }
+
+#[test]
+fn decimal_digits() {
+    for n in [0, 7, 10, 1_234_567_890_123, u64::MAX] {
+        let mut out = Vec::new();
+        put_decimal(&mut out, n);
+        assert_eq!(out, n.to_string().into_bytes());
+    }
+}
