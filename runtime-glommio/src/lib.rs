@@ -47,10 +47,14 @@
 //! Sockets are glommio's: readiness comes from io_uring poll requests and the data moves
 //! with non-blocking `recv` and `send` first, so a busy connection costs one syscall per
 //! read and per write. Reads land in one `BytesMut` per connection that the ZMTP decoder
-//! splits into frames without copying. Writes happen at the end of every turn: small
+//! splits into frames without copying; a turn reads at most 8 KiB of requests (the rest of
+//! a larger message in whole chunks), so that a pipelined client gets its first replies
+//! while the kernel works through the rest. Writes happen at the end of every turn: small
 //! chunks (a message's frames and headers) are gathered into one `send`, chunks of
 //! 16 KiB or more are sent from their own buffers. A connection whose socket is full waits
-//! in its own task; nothing else waits for it.
+//! in its own task; nothing else waits for it, and beyond `sndhwm` messages queued for it
+//! new ones are dropped (and counted). A task per shard closes connections silent for
+//! longer than the idle timeout.
 //!
 //! ## Running it
 //!
