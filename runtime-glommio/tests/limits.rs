@@ -4,6 +4,8 @@
 //! the kernel's shard and another shard hold connections.
 #![cfg(target_os = "linux")]
 
+#[path = "../../tests/support/connection.rs"]
+mod connection;
 use llmspell_core::connection::{Channel, ConnectionInfo, Transport};
 use llmspell_core::metrics::{DropReason, Metrics};
 use llmspell_runtime_glommio::{Server, ServerConfig, Shards, SocketOptions};
@@ -26,18 +28,7 @@ use cpus::first_cpu;
 /// Starts a server with `sockets` (and metrics), returns its connection info and metrics.
 /// The server thread lives until the test process ends (each test has its own).
 fn start(sockets: SocketOptions) -> (ConnectionInfo, Arc<Metrics>) {
-    let connection = ConnectionInfo {
-        shell_port: 0,
-        iopub_port: 0,
-        stdin_port: 0,
-        control_port: 0,
-        hb_port: 0,
-        ip: "127.0.0.1".into(),
-        key: KEY.into(),
-        transport: Transport::Tcp,
-        signature_scheme: "hmac-sha256".into(),
-        kernel_name: "llmspell".into(),
-    };
+    let connection = connection::any_ports(Transport::Tcp, "127.0.0.1", KEY);
     let metrics = Arc::new(Metrics::new(std::iter::empty()));
     let mut config = ServerConfig::new(connection);
     config.max_message_size = 1 << 20;

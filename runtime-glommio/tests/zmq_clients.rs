@@ -4,6 +4,8 @@
 //! process may use, so that replies and iopub cross shards on any machine.
 #![cfg(target_os = "linux")]
 
+#[path = "../../tests/support/connection.rs"]
+mod connection;
 use llmspell_core::connection::{Channel, ConnectionInfo, Transport};
 use llmspell_runtime_glommio::{RunOutcome, Server, ServerConfig, Shards};
 use serde_json::json;
@@ -14,18 +16,7 @@ use std::time::Duration;
 type Running = JoinHandle<std::io::Result<RunOutcome>>;
 
 fn connection(transport: Transport, ip: &str) -> ConnectionInfo {
-    ConnectionInfo {
-        shell_port: 0,
-        iopub_port: 0,
-        stdin_port: 0,
-        control_port: 0,
-        hb_port: 0,
-        ip: ip.to_string(),
-        key: KEY.to_string(),
-        transport,
-        signature_scheme: "hmac-sha256".into(),
-        kernel_name: "llmspell".into(),
-    }
+    connection::any_ports(transport, ip, KEY)
 }
 
 fn start_with(config: ServerConfig) -> (ConnectionInfo, Running) {

@@ -1,7 +1,9 @@
 //! `[kernel]` and `[transport.zeromq]` bounds applied by the tokio edition, seen from raw
 //! TCP clients: max_concurrent_clients, the idle timeout, socket buffer sizes.
 
-use llmspell_core::connection::{ConnectionInfo, Transport};
+#[path = "../../tests/support/connection.rs"]
+mod connection;
+use llmspell_core::connection::Transport;
 use llmspell_core::hub::{Limits, SocketOptions};
 use llmspell_runtime_tokio::{Server, ServerConfig};
 use std::io::Write;
@@ -15,18 +17,7 @@ use raw_tcp::{closed_within, greeted};
 /// Starts a server with `limits`, returns its shell port. The server thread lives until
 /// the test process ends (each test has its own).
 fn start(limits: Limits) -> u16 {
-    let connection = ConnectionInfo {
-        shell_port: 0,
-        iopub_port: 0,
-        stdin_port: 0,
-        control_port: 0,
-        hb_port: 0,
-        ip: "127.0.0.1".into(),
-        key: "limits".into(),
-        transport: Transport::Tcp,
-        signature_scheme: "hmac-sha256".into(),
-        kernel_name: "llmspell".into(),
-    };
+    let connection = connection::any_ports(Transport::Tcp, "127.0.0.1", "limits");
     let server = Server::bind(ServerConfig {
         connection,
         max_message_size: 1 << 20,

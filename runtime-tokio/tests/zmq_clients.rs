@@ -1,6 +1,8 @@
 //! The tokio server against libzmq clients (the `zmq` crate): DEALER shell and control,
 //! SUB iopub, REQ heartbeat, over tcp and ipc, several clients at once.
 
+#[path = "../../tests/support/connection.rs"]
+mod connection;
 use llmspell_core::connection::{Channel, ConnectionInfo, Transport};
 use llmspell_runtime_tokio::{RunOutcome, Server, ServerConfig};
 use serde_json::json;
@@ -10,18 +12,7 @@ fn start(
     transport: Transport,
     ip: &str,
 ) -> (ConnectionInfo, JoinHandle<std::io::Result<RunOutcome>>) {
-    let connection = ConnectionInfo {
-        shell_port: 0,
-        iopub_port: 0,
-        stdin_port: 0,
-        control_port: 0,
-        hb_port: 0,
-        ip: ip.to_string(),
-        key: KEY.to_string(),
-        transport,
-        signature_scheme: "hmac-sha256".into(),
-        kernel_name: "llmspell".into(),
-    };
+    let connection = connection::any_ports(transport, ip, KEY);
     let server = Server::bind(ServerConfig {
         connection,
         max_message_size: 1 << 20,

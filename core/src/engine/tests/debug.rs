@@ -66,14 +66,20 @@ impl Client {
         self.send(DebugCommand::Resume(kind));
     }
 
-    /// The top frame: `(id, name, line)`.
-    pub fn top(&mut self) -> (i64, String, i64) {
+    /// Every frame of the stack, top first.
+    pub fn stack(&mut self) -> Vec<Json> {
         let st = self.query(Query::StackTrace {
             start_frame: 0,
             levels: 0,
         });
         let st = st.expect("stack trace");
-        let f = &st["stackFrames"][0];
+        st["stackFrames"].as_array().expect("stackFrames").clone()
+    }
+
+    /// The top frame: `(id, name, line)`.
+    pub fn top(&mut self) -> (i64, String, i64) {
+        let frames = self.stack();
+        let f = &frames[0];
         (
             f["id"].as_i64().unwrap(),
             f["name"].as_str().unwrap().to_owned(),
@@ -234,14 +240,8 @@ fn a_breakpoint_stops_with_stack_scopes_and_variables() {
     let outcome = rig.run(FUNC, "@/t/a.lua", |c| {
         let (reason, ids, _) = c.stopped();
         assert_eq!((reason, ids), (StopReason::Breakpoint, vec![7]));
-        let st = c
-            .query(Query::StackTrace {
-                start_frame: 0,
-                levels: 0,
-            })
-            .unwrap();
-        let frames = st["stackFrames"].as_array().unwrap();
-        assert_eq!(frames.len(), 2, "{st}");
+        let frames = c.stack();
+        assert_eq!(frames.len(), 2, "{frames:?}");
         assert_eq!(frames[0]["name"], "f");
         assert_eq!(frames[0]["line"], 4);
         assert_eq!(frames[0]["source"]["path"], "/t/a.lua");
@@ -280,13 +280,7 @@ fn a_breakpoint_stops_in_a_cell_run_again_under_another_file() {
     let outcome = rig.run(FUNC, "@/t/r4.lua", |c| {
         let (reason, ids, _) = c.stopped();
         assert_eq!((reason, ids), (StopReason::Breakpoint, vec![9]));
-        let st = c
-            .query(Query::StackTrace {
-                start_frame: 0,
-                levels: 0,
-            })
-            .unwrap();
-        let frames = st["stackFrames"].as_array().unwrap();
+        let frames = c.stack();
         assert_eq!(frames[0]["name"], "f");
         assert_eq!(frames[0]["line"], 4);
         assert_eq!(frames[0]["source"]["path"], "/t/r4.lua");
